@@ -1,0 +1,73 @@
+"""The ``complaints`` command line: one argparse tree, errors mapped in one place.
+
+Each group of commands lives in its own module with a ``register(subparsers)``
+function; every command calls the service layer built by ``api.bootstrap``,
+never the HTTP API. Bad input ends with a one-line message naming its reason
+code and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from storage.database import DatabaseUnavailable
+from workflow.errors import ComplaintsError, EventRefused
+from workflow.policy import PolicyError
+
+# Modules that add sub-commands; each defines register(subparsers).
+COMMAND_MODULES: tuple[str, ...] = (
+    "api.cli_core",
+    "api.cli_case",
+)
+
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="complaints", description="Complaint-handling workflow service for social-housing landlords."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except EventRefused as refusal:
+        print(f"refused: {', '.join(refusal.reasons)}", file=sys.stderr)
+        for key, value in refusal.details.items():
+            print(f"  {key}: {value}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ComplaintsError as err:
+        print(f"error: {err.code}: {err.detail}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PolicyError as err:
+        print(f"error: invalid_policy: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DatabaseUnavailable as err:
+        print(f"error: database_unavailable: {err}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

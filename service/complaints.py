@@ -1,0 +1,283 @@
+"""The application layer: the one path every entry point (HTTP, CLI, scheduler, scenarios) uses.
+
+Each command is one transaction: read the case once (locked for writing),
+fire any of its deadlines already due, decide and apply the event, write the
+event rows, snapshot and changed deadlines, commit. A refused event writes
+nothing of its own; timers that were due before it are facts and are kept.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from service.logs import get_logger
+from service.views import case_view
+from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from workflow.case import Case
+from workflow.catalog import Catalog
+from workflow.clock import Clock
+from workflow.engine import apply, decide, due_deadlines, passing_data
+from workflow.errors import EventRefused, UnknownEvent, VersionConflict
+from workflow.history import EventRecord, new_case
+from workflow.policy import Policy
+from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, EVENTS
+
+SCHEDULER_ACTOR = "scheduler"
+DeadlinesChanged = Callable[[list[datetime]], None]
+
+
+@dataclass(frozen=True)
+class Fired:
+    case_id: str
+    kind: str
+    due: str
+    breach_at: datetime
+
+
+class ComplaintService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        catalog: Catalog,
+        clock: Clock,
+        on_deadlines: DeadlinesChanged | None = None,
+    ) -> None:
+        self.uow = uow
+        self.catalog = catalog
+        self.clock = clock
+        self.on_deadlines = on_deadlines
+        self.log = get_logger("complaints.service")
+
+    # -- commands --------------------------------------------------------------
+
+    def open_case(
+        self,
+        policy: str,
+        data: dict[str, Any],
+        occurred_at: datetime | None = None,
+        actor: str = "system",
+        case_id: str | None = None,
+    ) -> dict[str, Any]:
+        chosen = self.catalog.resolve(policy)
+        now = self.clock.now()
+        case = new_case(case_id or str(uuid.uuid4()), chosen)
+        records: list[EventRecord] = []
+        after = self._apply_logged(case, chosen, "receive", data, occurred_at or now, now, actor, records)
+        after = self._fire_case(after, chosen, now, records)
+        with self.uow() as uow:
+            if uow.cases.exists(after.id):
+                raise VersionConflict(f"case {after.id} already exists")
+            uow.cases.add(after, records, now)
+            uow.commit()
+        self._announce(after)
+        return case_view(after)
+
+    def apply(
+        self,
+        case_id: str,
+        event: str,
+        data: dict[str, Any],
+        occurred_at: datetime | None = None,
+        actor: str = "system",
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        if event not in CLIENT_EVENTS:
+            if event in EVENTS:  # deadline_passed: only the scheduler writes it
+                raise EventRefused(["invalid_in_state"], {"event": f"{event} is written by the scheduler"})
+            raise UnknownEvent(f"unknown event {event!r}; events are: {', '.join(CLIENT_EVENTS)}")
+        if event == "receive":
+            raise EventRefused(["invalid_in_state"], {"event": "receive opens a new case: POST /cases"})
+        attempts = 1 if expected_version is not None else 5
+        for attempt in range(attempts):
+            try:
+                return self._apply_once(case_id, event, data, occurred_at, actor, expected_version)
+            except VersionConflict:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _apply_once(
+        self,
+        case_id: str,
+        event: str,
+        data: dict[str, Any],
+        occurred_at: datetime | None,
+        actor: str,
+        expected_version: int | None,
+    ) -> dict[str, Any]:
+        with self.uow() as uow:
+            before = uow.cases.get(case_id, for_update=True)
+            if expected_version is not None and before.version != expected_version:
+                raise VersionConflict(
+                    f"case {case_id} is at version {before.version}, not {expected_version}"
+                )
+            policy = self.catalog.get(before.policy_id, before.policy_version)
+            now = self.clock.now()
+            records: list[EventRecord] = []
+            case = self._fire_case(before, policy, now, records)
+            try:
+                case = self._apply_logged(case, policy, event, data, occurred_at or now, now, actor, records)
+            except EventRefused:
+                if records:  # the timers that were due stay fired
+                    uow.cases.save(before, case, records, now)
+                    uow.commit()
+                raise
+            case = self._fire_case(case, policy, now, records)
+            uow.cases.save(before, case, records, now)
+            uow.commit()
+        self._announce(case)
+        return case_view(case)
+
+    def fire_due(self, now: datetime | None = None, batch: int = 200) -> list[Fired]:
+        """Every open deadline whose breach instant is at or before ``now``, in due order, once."""
+        now = now or self.clock.now()
+        fired: list[Fired] = []
+        seen: set[str] = set()
+        while True:
+            with self.uow(write=False) as uow:
+                ids = [i for i in uow.cases.due_case_ids(now, batch + len(seen)) if i not in seen]
+            if not ids:
+                return fired
+            seen.update(ids)
+            try:
+                with self.uow() as uow:
+                    batch_fired = [f for case_id in ids for f in self._fire_one_case(uow, case_id, now)]
+                    uow.commit()
+                fired.extend(batch_fired)
+            except VersionConflict as err:  # another instance won part of this batch; it is rolled back whole
+                self.log.warning("fire_batch_conflict", error=str(err), cases=len(ids))
+
+    def _fire_one_case(self, uow: UnitOfWork, case_id: str, now: datetime) -> list[Fired]:
+        before = uow.cases.get_for_update_skip_locked(case_id)
+        if before is None:
+            return []  # another instance holds it, or it is gone
+        try:
+            policy = self.catalog.get(before.policy_id, before.policy_version)
+        except Exception as err:  # a missing policy file must not stop the other cases
+            self.log.error("deadline_skipped", case_id=case_id, error=str(err))
+            return []
+        records: list[EventRecord] = []
+        case = self._fire_case(before, policy, now, records)
+        passed = [r for r in records if r.name == DEADLINE_PASSED]
+        stored_open = {d.number for d in before.open_deadlines()}
+        for record in passed:
+            number = record.meta["deadline_number"]
+            if number in stored_open and not uow.cases.claim(case_id, number, record.seq):
+                raise VersionConflict(f"deadline {number} of case {case_id} was fired elsewhere")
+        if records:
+            uow.cases.save(before, case, records, now)
+        return [Fired(case_id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
+
+    # -- queries -----------------------------------------------------------------
+
+    def get_case(self, case_id: str) -> dict[str, Any]:
+        with self.uow(write=False) as uow:
+            return case_view(uow.cases.get(case_id))
+
+    def load(self, case_id: str) -> Case:
+        with self.uow(write=False) as uow:
+            return uow.cases.get(case_id)
+
+    def history(self, case_id: str) -> list[EventRecord]:
+        with self.uow(write=False) as uow:
+            uow.cases.get(case_id)  # CaseNotFound for an unknown id
+            return uow.cases.history(case_id)
+
+    def allowed(self, case_id: str) -> list[dict[str, Any]]:
+        """Every event of the machine: allowed now or not, with the reasons (no data given)."""
+        case = self.load(case_id)
+        policy = self.catalog.get(case.policy_id, case.policy_version)
+        now = self.clock.now()
+        out = []
+        for event in EVENTS:
+            decision = decide(case, policy, event, {}, now, now, validate_data=False)
+            reasons = list(decision.reasons)
+            if event == "receive":
+                reasons = ["invalid_in_state"]
+            out.append({"event": event, "allowed": not reasons, "reasons": reasons, "details": decision.details})
+        return out
+
+    # -- internals -------------------------------------------------------------
+
+    def _apply_logged(
+        self,
+        case: Case,
+        policy: Policy,
+        event: str,
+        data: dict[str, Any],
+        occurred_at: datetime,
+        now: datetime,
+        actor: str,
+        records: list[EventRecord],
+    ) -> Case:
+        if occurred_at.tzinfo is None:
+            raise EventRefused(["invalid_data"], {"occurred_at": "needs a UTC offset"})
+        try:
+            after = apply(case, policy, event, data, occurred_at, now)
+        except EventRefused as refusal:
+            self.log.info(
+                "event_refused",
+                case_id=case.id,
+                event_name=event,
+                state_before=case.state,
+                state_after=case.state,
+                reasons=refusal.reasons,
+                actor=actor,
+            )
+            raise
+        records.append(self._record(case, after, event, data, occurred_at, now, actor))
+        return after
+
+    def _fire_case(self, case: Case, policy: Policy, now: datetime, records: list[EventRecord]) -> Case:
+        while due := due_deadlines(case, now):
+            deadline = due[0]
+            data = passing_data(deadline)
+            after = apply(case, policy, DEADLINE_PASSED, data, deadline.breach_at, now, from_client=False)
+            record = self._record(case, after, DEADLINE_PASSED, data, deadline.breach_at, now, SCHEDULER_ACTOR)
+            records.append(replace(record, meta={"deadline_number": deadline.number}))
+            self.log.info(
+                "deadline_fired",
+                case_id=case.id,
+                kind=deadline.kind,
+                due=deadline.due.isoformat(),
+                breach_at=deadline.breach_at.isoformat(),
+                lateness_s=round((now - deadline.breach_at).total_seconds(), 3),
+                breach=not deadline.is_window,
+                state_before=case.state,
+                state_after=after.state,
+            )
+            case = after
+        return case
+
+    def _record(
+        self, before: Case, after: Case, event: str, data: dict[str, Any], occurred_at: datetime, now: datetime, actor: str
+    ) -> EventRecord:
+        if event != DEADLINE_PASSED:
+            self.log.info(
+                "event_applied",
+                case_id=after.id,
+                event_name=event,
+                state_before=before.state,
+                state_after=after.state,
+                reasons=[],
+                actor=actor,
+            )
+        return EventRecord(
+            case_id=after.id,
+            seq=after.version,
+            name=event,
+            data={k: v for k, v in data.items() if v is not None},
+            occurred_at=occurred_at,
+            recorded_at=now,
+            actor=actor,
+            state_before=before.state,
+            state_after=after.state,
+        )
+
+    def _announce(self, case: Case) -> None:
+        if self.on_deadlines is not None:
+            self.on_deadlines([d.breach_at for d in case.open_deadlines()])

@@ -1,0 +1,110 @@
+"""The database schema (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
+
+The event table is the source of truth and append-only; ``cases`` is a
+snapshot for queries and optimistic concurrency (``version``); ``deadlines``
+holds every clock a case ever had, indexed so the scheduler can find what is
+due. Alembic migrations in ``storage/migrations`` create exactly this.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC instants on every backend (SQLite has no time zones): stored naive UTC."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("closure_reason", sa.String(32)),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("breach_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Index("ix_cases_state", "state"),
+    sa.Index("ix_cases_policy", "policy_id", "policy_version"),
+    sa.Index("ix_cases_opened_at", "opened_at"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("state_before", sa.String(32), nullable=False),
+    sa.Column("state_after", sa.String(32), nullable=False),
+    sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
+    sa.Index("ix_events_occurred_at", "occurred_at"),
+    sa.Index("ix_events_name", "name"),
+)
+
+deadlines = sa.Table(
+    "deadlines",
+    metadata,
+    sa.Column("case_id", sa.String(64), sa.ForeignKey("cases.id"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("stage", sa.Integer, nullable=False),
+    sa.Column("due", sa.Date, nullable=False),
+    sa.Column("breach_at", UTCDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("opened_seq", sa.Integer, nullable=False),
+    sa.Column("closed_seq", sa.Integer),
+    sa.Index("ix_deadlines_status_breach", "status", "breach_at"),
+    sa.Index("ix_deadlines_kind", "kind"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+)

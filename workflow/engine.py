@@ -1,0 +1,118 @@
+"""Deciding and applying one event: the only way a case changes.
+
+``decide`` answers "would this event be accepted now, and if not, why?" with
+every reason code at once; ``apply`` decides, then fires the trigger on the
+policy's machine and applies the deadline effects. Replay (``history``) uses
+``apply`` with the recorded times, so the stored case and its replay come from
+the same code.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from workflow.case import Case, Deadline
+from workflow.data import clean, data_problems
+from workflow.effects import apply_effects, find_firing
+from workflow.errors import EventRefused, UnknownEvent
+from workflow.guards import EventContext
+from workflow.machine import Edge, machine_for
+from workflow.policy import Policy
+from workflow.vocabulary import DEADLINE_PASSED, EVENTS
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of checking one event against a case."""
+
+    reasons: tuple[str, ...]
+    details: dict[str, str]
+    edge: Edge | None
+
+    @property
+    def allowed(self) -> bool:
+        return not self.reasons
+
+
+def decide(
+    case: Case,
+    policy: Policy,
+    event: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime,
+    *,
+    from_client: bool = True,
+    validate_data: bool = True,
+) -> Decision:
+    """Every reason ``event`` is refused (none: allowed), without changing the case."""
+    if event not in EVENTS:
+        raise UnknownEvent(f"unknown event {event!r}; events are: {', '.join(EVENTS)}")
+    reasons: list[str] = []
+    details: dict[str, str] = {}
+    # A timer's event is stamped with its breach instant, which may precede the event that opened it
+    # (an update clock counted from an old response date); only client events are held to the order.
+    if from_client and case.last_occurred_at is not None and occurred_at < case.last_occurred_at:
+        reasons.append("occurred_before_previous_event")
+        details["occurred_at"] = f"earlier than the previous event at {case.last_occurred_at.isoformat()}"
+    if occurred_at > now:
+        reasons.append("occurred_in_future")
+        details["occurred_at"] = f"later than now ({now.isoformat()})"
+    problems = data_problems(event, data) if validate_data else {}
+    if problems:
+        details.update({f"data.{k}": v for k, v in problems.items()})
+        return Decision((*reasons, "invalid_data"), details, None)
+    data = clean(data)
+    ctx = EventContext(case, policy, event, data, occurred_at, now, details)
+    edge = None
+    if not (event == DEADLINE_PASSED and (from_client or find_firing(case, data) is None)):
+        edge = machine_for(policy).route(event, ctx)
+    if edge is None:
+        details["state"] = f"{event} is not valid in {case.state}"
+        return Decision((*reasons, "invalid_in_state"), details, None)
+    for guard in edge.guards:
+        reasons.extend(guard(ctx))
+    return Decision(tuple(reasons), details, edge)
+
+
+def apply(
+    case: Case,
+    policy: Policy,
+    event: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime,
+    *,
+    from_client: bool = True,
+) -> Case:
+    """A new Case with ``event`` applied, or ``EventRefused`` with every reason (the input is untouched)."""
+    decision = decide(case, policy, event, data, occurred_at, now, from_client=from_client)
+    if not decision.allowed:
+        raise EventRefused(list(decision.reasons), decision.details)
+    assert decision.edge is not None
+    return evolve(case, policy, event, clean(data), occurred_at, decision.edge)
+
+
+def evolve(case: Case, policy: Policy, event: str, data: dict[str, Any], occurred_at: datetime, edge: Edge) -> Case:
+    """Fire the machine and apply the effects on a copy of ``case``."""
+    new = copy.deepcopy(case)
+    ctx = EventContext(new, policy, event, data, occurred_at, occurred_at, {})
+    if not machine_for(policy).fire(event, ctx):
+        raise RuntimeError(f"machine refused {event} from {case.state} after its guards allowed it")
+    new.version += 1
+    apply_effects(ctx, edge, new.version)
+    new.last_occurred_at = max(occurred_at, case.last_occurred_at or occurred_at)
+    return new
+
+
+def due_deadlines(case: Case, now: datetime) -> list[Deadline]:
+    """Open deadlines whose breach instant is at or before ``now``, in firing order."""
+    due = [d for d in case.open_deadlines() if d.breach_at <= now]
+    return sorted(due, key=lambda d: (d.breach_at, d.number))
+
+
+def passing_data(deadline: Deadline) -> dict[str, Any]:
+    return {"deadline": deadline.kind, "due": deadline.due.isoformat()}

@@ -76,7 +76,9 @@ def _occurred(args: argparse.Namespace) -> datetime | None:
     try:
         instant = datetime.fromisoformat(args.occurred_at)
     except ValueError:
-        raise EventRefused(["invalid_data"], {"occurred_at": f"{args.occurred_at!r} is not an ISO 8601 instant"}) from None
+        raise EventRefused(
+            ["invalid_data"], {"occurred_at": f"{args.occurred_at!r} is not an ISO 8601 instant"}
+        ) from None
     if instant.tzinfo is None:
         raise EventRefused(["invalid_data"], {"occurred_at": "needs a UTC offset"})
     return instant

@@ -112,9 +112,7 @@ class ComplaintService:
         with self.uow() as uow:
             before = uow.cases.get(case_id, for_update=True)
             if expected_version is not None and before.version != expected_version:
-                raise VersionConflict(
-                    f"case {case_id} is at version {before.version}, not {expected_version}"
-                )
+                raise VersionConflict(f"case {case_id} is at version {before.version}, not {expected_version}")
             policy = self.catalog.get(before.policy_id, before.policy_version)
             now = self.clock.now()
             records: list[EventRecord] = []
@@ -254,7 +252,14 @@ class ComplaintService:
         return case
 
     def _record(
-        self, before: Case, after: Case, event: str, data: dict[str, Any], occurred_at: datetime, now: datetime, actor: str
+        self,
+        before: Case,
+        after: Case,
+        event: str,
+        data: dict[str, Any],
+        occurred_at: datetime,
+        now: datetime,
+        actor: str,
     ) -> EventRecord:
         if event != DEADLINE_PASSED:
             self.log.info(

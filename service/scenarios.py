@@ -124,7 +124,9 @@ def run_scenario(path: Path, make_service: ServiceFactory) -> Outcome:
                 service.open_case(policy, step.get("data", {}), step.get("occurred_at"), "scenario", case_id)
                 opened = True
             elif not opened:
-                return _fail(outcome, number, f"the case does not exist yet: the first event must be receive, not {event}")
+                return _fail(
+                    outcome, number, f"the case does not exist yet: the first event must be receive, not {event}"
+                )
             else:
                 service.apply(case_id, event, step.get("data", {}), step.get("occurred_at"), "scenario")
         except EventRefused as refusal:

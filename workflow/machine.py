@@ -124,7 +124,12 @@ def _policy_edges(policy: Policy) -> list[Edge]:
         "stage_2_requested",
         guards=[*asked, g.escalation_window_closed, g.escalation_reasons_required],
     )
-    add("request_escalation", s1, "stage_2_requested", guards=[*asked, g.stage_1_not_finished, g.escalation_reasons_required])
+    add(
+        "request_escalation",
+        s1,
+        "stage_2_requested",
+        guards=[*asked, g.stage_1_not_finished, g.escalation_reasons_required],
+    )
     add(
         "request_escalation",
         ["closed"],
@@ -139,7 +144,9 @@ def _policy_edges(policy: Policy) -> list[Edge]:
     add("refer_to_ombudsman", ["closed"], "ombudsman_referred", guards=[g.procedure_not_exhausted, g.ombudsman_wait])
     # Timers: moves first (transitions takes the first route that holds), then the plain record.
     if informal and policy.informal is not None and policy.informal.on_breach == "move_to_stage_1":
-        add("deadline_passed", ["stage_0"], "stage_1", routes=[_kind_is("informal_response")], timer="informal_response")
+        add(
+            "deadline_passed", ["stage_0"], "stage_1", routes=[_kind_is("informal_response")], timer="informal_response"
+        )
     if policy.escalation.window is not None:
         add(
             "deadline_passed",

@@ -17,6 +17,9 @@ from workflow.calendar import Duration
 from workflow.clock import Clock
 from workflow.policy import Policy
 
+# The `policy` group's sub-parsers, for modules registered after this one.
+policy_subparsers: Any = None
+
 
 def register(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database schema")
@@ -26,6 +29,8 @@ def register(subparsers: Any) -> None:
 
     policy = subparsers.add_parser("policy", help="the shipped policies")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    global policy_subparsers
+    policy_subparsers = policy_sub  # later modules in COMMAND_MODULES add `policy lint` etc. here
     listing = policy_sub.add_parser("list", help="every policy and version")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_policy_list)

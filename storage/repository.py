@@ -14,10 +14,32 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from storage.hashing import link
 from storage.tables import cases, deadlines, events
 from workflow.case import Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
 from workflow.history import EventRecord
+
+# Statements built once: building SQLAlchemy expressions costs more than running them on SQLite.
+_GET = sa.select(cases.c.snapshot).where(cases.c.id == sa.bindparam("b_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_SAVE = (
+    sa.update(cases)
+    .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
+    .values(
+        state=sa.bindparam("state"),
+        closure_reason=sa.bindparam("closure_reason"),
+        version=sa.bindparam("version"),
+        updated_at=sa.bindparam("updated_at"),
+        breach_count=sa.bindparam("breach_count"),
+        snapshot=sa.bindparam("snapshot"),
+    )
+)
+_DEADLINE_STATUS = (
+    sa.update(deadlines)
+    .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
+    .values(status=sa.bindparam("b_status"), closed_seq=sa.bindparam("b_closed"))
+)
 
 
 def _deadline_row(case_id: str, d: Deadline) -> dict[str, Any]:
@@ -66,10 +88,8 @@ class CaseRepository:
         self.lock_rows = lock_rows  # SELECT ... FOR UPDATE (PostgreSQL); SQLite locks the file instead
 
     def get(self, case_id: str, for_update: bool = False) -> Case:
-        query = sa.select(cases.c.snapshot).where(cases.c.id == case_id)
-        if for_update and self.lock_rows:
-            query = query.with_for_update()
-        snapshot = self.connection.execute(query).scalar_one_or_none()
+        query = _GET_FOR_UPDATE if for_update and self.lock_rows else _GET
+        snapshot = self.connection.execute(query, {"b_id": case_id}).scalar_one_or_none()
         if snapshot is None:
             raise CaseNotFound(f"no case {case_id!r}")
         return Case.from_dict(snapshot)
@@ -94,8 +114,7 @@ class CaseRepository:
 
     def save(self, before: Case, after: Case, records: Sequence[EventRecord], now: datetime) -> None:
         result = self.connection.execute(
-            sa.update(cases).where(cases.c.id == after.id, cases.c.version == before.version),
-            _case_row(after, now),
+            _SAVE, {**_case_row(after, now), "b_id": after.id, "b_version": before.version}
         )
         if result.rowcount != 1:
             raise VersionConflict(f"case {after.id} changed since version {before.version}")
@@ -105,38 +124,37 @@ class CaseRepository:
     def _append(self, case: Case, records: Sequence[EventRecord]) -> None:
         if not records:
             return
-        self.connection.execute(
-            sa.insert(events),
-            [
-                {
-                    "case_id": r.case_id,
-                    "seq": r.seq,
-                    "name": r.name,
-                    "data": r.data,
-                    "occurred_at": r.occurred_at,
-                    "recorded_at": r.recorded_at,
-                    "actor": r.actor,
-                    "policy_id": case.policy_id,
-                    "policy_version": case.policy_version,
-                    "state_before": r.state_before,
-                    "state_after": r.state_after,
-                }
-                for r in records
-            ],
-        )
+        rows = [
+            {
+                "case_id": r.case_id,
+                "seq": r.seq,
+                "name": r.name,
+                "data": r.data,
+                "occurred_at": r.occurred_at,
+                "recorded_at": r.recorded_at,
+                "actor": r.actor,
+                "policy_id": case.policy_id,
+                "policy_version": case.policy_version,
+                "state_before": r.state_before,
+                "state_after": r.state_after,
+            }
+            for r in records
+        ]
+        link(self.connection, rows)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
+        self.connection.execute(sa.insert(events), rows)
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
         known = {d.number: d.status for d in before.deadlines} if before else {}
         new = [_deadline_row(after.id, d) for d in after.deadlines if d.number not in known]
         if new:
             self.connection.execute(sa.insert(deadlines), new)
-        for d in after.deadlines:
-            if d.number in known and known[d.number] != d.status:
-                self.connection.execute(
-                    sa.update(deadlines)
-                    .where(deadlines.c.case_id == after.id, deadlines.c.number == d.number)
-                    .values(status=d.status, closed_seq=d.closed_seq)
-                )
+        changed = [
+            {"b_case": after.id, "b_number": d.number, "b_status": d.status, "b_closed": d.closed_seq}
+            for d in after.deadlines
+            if d.number in known and known[d.number] != d.status
+        ]
+        if changed:
+            self.connection.execute(_DEADLINE_STATUS, changed)
 
     def history(self, case_id: str) -> list[EventRecord]:
         rows = self.connection.execute(

@@ -9,7 +9,7 @@ response date exists) and timelines show what was met and what was breached.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -48,10 +48,19 @@ class Deadline:
         return self.status == OPEN
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["due"] = self.due.isoformat()
-        out["original_due"] = self.original_due.isoformat() if self.original_due else None
-        return out
+        return {  # written out, not dataclasses.asdict: this runs for every deadline of every command
+            "number": self.number,
+            "kind": self.kind,
+            "due": self.due.isoformat(),
+            "stage": self.stage,
+            "opened_seq": self.opened_seq,
+            "status": self.status,
+            "closed_seq": self.closed_seq,
+            "provisional": self.provisional,
+            "extended": self.extended,
+            "agreed": self.agreed,
+            "original_due": self.original_due.isoformat() if self.original_due else None,
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Deadline:
@@ -127,7 +136,9 @@ class Case:
             "opened_at": self.opened_at.isoformat() if self.opened_at else None,
             "last_occurred_at": self.last_occurred_at.isoformat() if self.last_occurred_at else None,
             "received": dict(self.received),
-            "handlers": [asdict(h) for h in self.handlers],
+            "handlers": [
+                {"name": h.name, "role": h.role, "department": h.department, "stage": h.stage} for h in self.handlers
+            ],
             "deadlines": [d.to_dict() for d in self.deadlines],
             "breaches": list(self.breaches),
             "acknowledged_stages": list(self.acknowledged_stages),

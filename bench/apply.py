@@ -1,0 +1,159 @@
+"""Benchmark: events applied through the service vs bare SQLAlchemy Core writes, on an SQLite file.
+
+    .venv/bin/python bench/apply.py [--cases 2000] [--memory-cases 100000]
+
+Part 1 drives N cases along a realistic path (receive, acknowledge, respond,
+request_escalation, stage 2 acknowledge, respond: 6 events) through
+ComplaintService, then writes the same number of event rows plus case-row
+updates with bare Core, one transaction each, in the same run. Target: ratio
+>= 0.5.
+
+Part 2 opens many cases and reports the process's memory as the store grows:
+it must stay flat (the service holds no case in memory after its command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.bootstrap import Settings, bootstrap  # noqa: E402
+from service.logs import configure_logging  # noqa: E402
+from storage.tables import cases, events  # noqa: E402
+
+T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)
+RECEIVE = {"channel": "email", "incident_date": "2027-01-01", "formal": True}
+ACK_1 = {"handler": "ben", "handler_role": "officer", "complaint_definition": "Damp", "outcomes_sought": "Fix"}
+ACK_2 = {"handler": "cara", "handler_role": "director", "complaint_definition": "Damp", "outcomes_sought": "Fix"}
+LETTER = {
+    "decision": "upheld",
+    "reasons": "late",
+    "remedy": "repair",
+    "outstanding_actions": "none",
+    "escalation_route": "stage 2",
+    "ombudsman_info": "HOS",
+}
+PATH = [
+    ("acknowledge", ACK_1, 1),
+    ("respond", LETTER, 5),
+    ("request_escalation", {"requested_by": "customer"}, 6),
+    ("acknowledge", ACK_2, 7),
+    ("respond", LETTER, 12),
+]
+
+
+class SettableClock:
+    def __init__(self) -> None:
+        self.instant = T0
+
+    def now(self) -> datetime:
+        return self.instant
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def through_service(url: str, n_cases: int) -> tuple[int, float]:
+    clock = SettableClock()
+    app = bootstrap(Settings(db_url=url), clock=clock)
+    count = 0
+    start = time.perf_counter()
+    for _ in range(n_cases):
+        clock.instant = T0
+        case_id = app.service.open_case("code_2024", RECEIVE)["id"]
+        count += 1
+        for name, data, day in PATH:
+            clock.instant = T0 + timedelta(days=day)
+            app.service.apply(case_id, name, data)
+            count += 1
+    elapsed = time.perf_counter() - start
+    app.engine.dispose()
+    return count, elapsed
+
+
+def bare_core(url: str, n_events: int) -> float:
+    app = bootstrap(Settings(db_url=url))
+    engine = app.engine
+    snapshot = {"state": "stage_1", "deadlines": [{"kind": "stage_1_response", "due": "2027-01-18"}] * 4}
+    start = time.perf_counter()
+    case_no = 0
+    for i in range(n_events):
+        with engine.begin() as c:
+            if i % 6 == 0:
+                case_no += 1
+                c.execute(
+                    sa.insert(cases).values(
+                        id=f"bare-{case_no}", policy_id="code_2024", policy_version=1, state="stage_1",
+                        version=0, opened_at=T0, updated_at=T0, snapshot=snapshot,
+                    )
+                )
+            c.execute(
+                sa.insert(events).values(
+                    case_id=f"bare-{case_no}", seq=i % 6 + 1, name="add_issue", data={"description": "x"},
+                    occurred_at=T0, recorded_at=T0, actor="bench", policy_id="code_2024", policy_version=1,
+                    state_before="stage_1", state_after="stage_1",
+                )
+            )
+            c.execute(
+                sa.update(cases).where(cases.c.id == f"bare-{case_no}").values(version=i % 6 + 1, snapshot=snapshot)
+            )
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return elapsed
+
+
+def memory_growth(url: str, n_cases: int) -> list[tuple[int, float]]:
+    clock = SettableClock()
+    app = bootstrap(Settings(db_url=url), clock=clock)
+    points = []
+    step = max(n_cases // 5, 1)
+    for i in range(1, n_cases + 1):
+        app.service.open_case("code_2024", RECEIVE)
+        if i % step == 0:
+            gc.collect()
+            points.append((i, rss_mb()))
+    app.engine.dispose()
+    return points
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=2000)
+    parser.add_argument("--memory-cases", type=int, default=100_000)
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        n_events, service_s = through_service(f"sqlite:///{tmp}/service.db", args.cases)
+        bare_s = bare_core(f"sqlite:///{tmp}/bare.db", n_events)
+        service_rate, bare_rate = n_events / service_s, n_events / bare_s
+        print(f"cores: {os.cpu_count()}")
+        print(f"service: {n_events} events in {service_s:.2f} s = {service_rate:,.0f} events/s")
+        print(f"bare Core: {n_events} event rows + case updates in {bare_s:.2f} s = {bare_rate:,.0f} events/s")
+        print(f"ratio service/bare: {service_rate / bare_rate:.2f} (target >= 0.5)")
+        points = memory_growth(f"sqlite:///{tmp}/memory.db", args.memory_cases)
+        for opened, mb in points:
+            print(f"memory after opening {opened:>7,} cases: {mb:.1f} MB RSS")
+        growth = points[-1][1] - points[0][1]
+        print(json.dumps({"service_events_per_s": round(service_rate), "bare_events_per_s": round(bare_rate),
+                          "ratio": round(service_rate / bare_rate, 3), "rss_growth_mb": round(growth, 1)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -155,7 +155,7 @@ def _policy_edges(policy: Policy) -> list[Edge]:
             routes=[_kind_is("escalation_window")],
             timer="escalation_window",
         )
-    add("deadline_passed", [*live, "closed"], None)
+    add("deadline_passed", [*live, "closed", "ombudsman_referred"], None)
     return edges
 
 

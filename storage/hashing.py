@@ -1,0 +1,40 @@
+"""Linking new event rows into their case's hash chain, as they are written.
+
+The chain's definition (canonical JSON, SHA-256, the genesis value) is
+``workflow/canonical.py``; this module only finds the previous row's hash (one
+indexed read on ``(case_id, seq)``, skipped for a case's first event) and
+stamps ``prev_hash`` and ``hash`` on the rows about to be inserted, in the
+command's own transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.tables import events
+from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash
+
+_PREVIOUS = sa.select(events.c.hash).where(
+    events.c.case_id == sa.bindparam("b_case"), events.c.seq == sa.bindparam("b_seq")
+)
+
+
+def previous_hash(connection: sa.Connection, case_id: str, seq: int) -> str:
+    """The hash of event ``seq - 1`` of the case (the genesis value before the first)."""
+    if seq <= 1:
+        return GENESIS
+    found = connection.execute(_PREVIOUS, {"b_case": case_id, "b_seq": seq - 1}).scalar_one_or_none()
+    return found if found is not None else GENESIS  # a gap is verify's to report, not the writer's
+
+
+def link(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Set ``prev_hash`` and ``hash`` on event rows of one case, given in ``seq`` order."""
+    prev: str | None = None
+    for row in rows:
+        if prev is None:
+            prev = previous_hash(connection, row["case_id"], row["seq"])
+        row["prev_hash"] = prev
+        prev = row["hash"] = event_hash(**{name: row[name] for name in HASHED_FIELDS})

@@ -23,6 +23,7 @@ from workflow.policy import PolicyError
 COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_core",
     "api.cli_case",
+    "api.cli_token",
 )
 
 EXIT_REFUSED = 1

@@ -12,10 +12,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from service.logs import get_logger
 from service.views import case_view
+from storage.queries import CasePage, CaseQuery, find_cases
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.case import Case
 from workflow.catalog import Catalog
@@ -28,6 +29,18 @@ from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, EVENTS
 
 SCHEDULER_ACTOR = "scheduler"
 DeadlinesChanged = Callable[[list[datetime]], None]
+
+
+class CommandHook(Protocol):
+    """Runs inside a command's transaction (the HTTP layer's idempotency keys, storage/idempotency.py).
+
+    ``check`` once the case is read (and locked), ``record`` with the answer just before commit; an exception
+    from either rolls the whole command back.
+    """
+
+    def check(self, connection: Any) -> None: ...
+
+    def record(self, connection: Any, view: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class ComplaintService:
         occurred_at: datetime | None = None,
         actor: str = "system",
         case_id: str | None = None,
+        hook: CommandHook | None = None,
     ) -> dict[str, Any]:
         chosen = self.catalog.resolve(policy)
         now = self.clock.now()
@@ -68,13 +82,18 @@ class ComplaintService:
         records: list[EventRecord] = []
         after = self._apply_logged(case, chosen, "receive", data, occurred_at or now, now, actor, records)
         after = self._fire_case(after, chosen, now, records)
+        view = case_view(after)
         with self.uow() as uow:
+            if hook is not None:
+                hook.check(uow.connection)
             if uow.cases.exists(after.id):
                 raise VersionConflict(f"case {after.id} already exists")
             uow.cases.add(after, records, now)
+            if hook is not None:
+                hook.record(uow.connection, view)
             uow.commit()
         self._announce(after)
-        return case_view(after)
+        return view
 
     def apply(
         self,
@@ -84,6 +103,7 @@ class ComplaintService:
         occurred_at: datetime | None = None,
         actor: str = "system",
         expected_version: int | None = None,
+        hook: CommandHook | None = None,
     ) -> dict[str, Any]:
         if event not in CLIENT_EVENTS:
             if event in EVENTS:  # deadline_passed: only the scheduler writes it
@@ -94,7 +114,7 @@ class ComplaintService:
         attempts = 1 if expected_version is not None else 5
         for attempt in range(attempts):
             try:
-                return self._apply_once(case_id, event, data, occurred_at, actor, expected_version)
+                return self._apply_once(case_id, event, data, occurred_at, actor, expected_version, hook)
             except VersionConflict:
                 if attempt == attempts - 1:
                     raise
@@ -108,9 +128,12 @@ class ComplaintService:
         occurred_at: datetime | None,
         actor: str,
         expected_version: int | None,
+        hook: CommandHook | None = None,
     ) -> dict[str, Any]:
         with self.uow() as uow:
             before = uow.cases.get(case_id, for_update=True)
+            if hook is not None:
+                hook.check(uow.connection)
             if expected_version is not None and before.version != expected_version:
                 raise VersionConflict(f"case {case_id} is at version {before.version}, not {expected_version}")
             policy = self.catalog.get(before.policy_id, before.policy_version)
@@ -126,9 +149,12 @@ class ComplaintService:
                 raise
             case = self._fire_case(case, policy, now, records)
             uow.cases.save(before, case, records, now)
+            view = case_view(case)
+            if hook is not None:
+                hook.record(uow.connection, view)
             uow.commit()
         self._announce(case)
-        return case_view(case)
+        return view
 
     def fire_due(self, now: datetime | None = None, batch: int = 200) -> list[Fired]:
         """Every open deadline whose breach instant is at or before ``now``, in due order, once."""
@@ -175,6 +201,11 @@ class ComplaintService:
     def get_case(self, case_id: str) -> dict[str, Any]:
         with self.uow(write=False) as uow:
             return case_view(uow.cases.get(case_id))
+
+    def find_cases(self, query: CaseQuery, limit: int = 50, offset: int = 0) -> CasePage:
+        """One page of the cases matching ``query`` (storage/queries.py), read from the snapshot columns."""
+        with self.uow(write=False) as uow:
+            return find_cases(uow.connection, query, limit, offset)
 
     def load(self, case_id: str) -> Case:
         with self.uow(write=False) as uow:

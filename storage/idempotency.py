@@ -1,0 +1,117 @@
+"""Idempotency keys: the first answer to a POST, kept so that a retry gets it back and writes nothing.
+
+A client's key is scoped to the caller (two clients may pick the same key) and
+stored hashed, with a fingerprint of the request it answered. The key row of a
+command that wrote something is inserted in the SAME transaction as the
+command's event (``IdempotencyGuard``, a hook the service runs inside its unit
+of work), so "the event was written" and "the key is taken" are one fact:
+
+- SQLite: write transactions start with ``BEGIN IMMEDIATE``, so a second
+  request with the key waits, then finds the row in ``check`` and writes nothing.
+- PostgreSQL: an event post locks the case row first, so ``check`` runs after
+  the winner committed and sees its row; two concurrent case openings both
+  reach ``record``, where the primary key lets exactly one insert win
+  (``ON CONFLICT DO NOTHING``) and the loser's whole transaction is dropped.
+
+Either way the loser raises ``KeyTaken`` carrying the stored answer, which the
+HTTP layer replays. Keys survive restarts; they are never expired here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.tables import idempotency_keys
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The answer first given for a key, and the fingerprint of the request it answered."""
+
+    request_hash: str
+    status_code: int
+    body: Any
+
+
+class KeyTaken(Exception):
+    """The key was used first by another request (possibly one running concurrently)."""
+
+    def __init__(self, stored: StoredResponse) -> None:
+        super().__init__("idempotency key already used")
+        self.stored = stored
+
+
+def scoped_key(scope: str, key: str) -> str:
+    """The stored form of a client's key: hashed with its scope (the caller), so it fits the column."""
+    return hashlib.sha256(f"{scope}\x00{key}".encode()).hexdigest()
+
+
+def fingerprint(*parts: str | bytes) -> str:
+    """A hash of the request's parts (method, path, body...): same request, same fingerprint."""
+    digest = hashlib.sha256()
+    for part in parts:
+        raw = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        digest.update(len(raw).to_bytes(8, "big"))
+        digest.update(raw)
+    return digest.hexdigest()
+
+
+def lookup(connection: sa.Connection, key: str) -> StoredResponse | None:
+    row = connection.execute(
+        sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
+            idempotency_keys.c.key == key
+        )
+    ).first()
+    return StoredResponse(row.request_hash, row.status_code, row.response) if row is not None else None
+
+
+def insert(connection: sa.Connection, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> bool:
+    """Store the answer for ``key``; False (and nothing written) when the key is already stored."""
+    values = {"key": key, "request_hash": request_hash, "status_code": status_code, "response": body, "created_at": now}
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(idempotency_keys).values(values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        statement = sqlite.insert(idempotency_keys).values(values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {dialect}")
+    return connection.execute(statement).rowcount == 1
+
+
+def store(engine: sa.Engine, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> None:
+    """Store an answer that wrote nothing (a refusal) in its own transaction; a concurrent first answer wins."""
+    with engine.connect().execution_options(complaints_write=True) as connection, connection.begin():
+        insert(connection, key, request_hash, status_code, body, now)
+
+
+def find(engine: sa.Engine, key: str) -> StoredResponse | None:
+    with engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
+        return lookup(connection, key)
+
+
+@dataclass
+class IdempotencyGuard:
+    """The hook a command runs inside its transaction: refuse a used key, record the answer with the event."""
+
+    key: str
+    request_hash: str
+    status_code: int
+    now: datetime
+
+    def check(self, connection: sa.Connection) -> None:
+        stored = lookup(connection, self.key)
+        if stored is not None:
+            raise KeyTaken(stored)
+
+    def record(self, connection: sa.Connection, body: Any) -> None:
+        if not insert(connection, self.key, self.request_hash, self.status_code, body, self.now):
+            stored = lookup(connection, self.key)
+            if stored is None:  # pragma: no cover - the conflicting row cannot vanish within our transaction
+                raise RuntimeError("idempotency key conflict without a stored row")
+            raise KeyTaken(stored)

@@ -54,6 +54,10 @@ PATH = [
 ]
 
 
+# The hash-chain columns, when the schema has them: the baseline writes a row of the same shape.
+HASHES = {"prev_hash": "0" * 64, "hash": "0" * 64} if "hash" in events.c else {}
+
+
 class SettableClock:
     def __init__(self) -> None:
         self.instant = T0
@@ -108,7 +112,7 @@ def bare_core(url: str, n_events: int) -> float:
                 sa.insert(events).values(
                     case_id=f"bare-{case_no}", seq=i % 6 + 1, name="add_issue", data={"description": "x"},
                     occurred_at=T0, recorded_at=T0, actor="bench", policy_id="code_2024", policy_version=1,
-                    state_before="stage_1", state_after="stage_1",
+                    state_before="stage_1", state_after="stage_1", **HASHES,
                 )
             )
             c.execute(

@@ -1,0 +1,257 @@
+"""Reports: the regulator's TSM complaint measures (CH01, CH02), monthly KPIs, and the Code self-assessment.
+
+The counting rules are in the README ("Reports"). The database does the
+counting (``storage.report_queries``); this module turns its grouped rows into
+figures: it picks the reporting period, counts working days on grouped date
+pairs, and checks against the Code the few responses whose policy allows dates
+the Code does not (a policy with no extension cap, or a response clock longer
+than the Code's), which are the only rows it reads one by one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storage.report_queries import S1_STATES, ReportQueries, as_date
+from storage.tables import events
+from workflow.calendar import local_date, start_of_local_day
+from workflow.case import Case, Deadline
+from workflow.catalog import Catalog
+from workflow.errors import ComplaintsError, UnknownPolicy
+from workflow.lint import LintResult, extension_within_code, lint, response_within_code
+from workflow.policy import Policy
+
+CODE_POLICY = "code_2024"
+AGE_BUCKETS: tuple[tuple[str, int], ...] = (("0-5", 5), ("6-10", 10), ("11-20", 20), ("21-40", 40), ("41+", 10**9))
+
+
+class InvalidReportRequest(ComplaintsError):
+    """A report asked for with a bad year, month, home count or policy."""
+
+    code = "invalid_data"
+
+
+def reporting_year(year: int) -> tuple[datetime, datetime]:
+    """1 April ``year`` to 31 March ``year + 1``, as London-midnight instants [start, end)."""
+    if not isinstance(year, int) or not 2000 <= year <= 2200:
+        raise InvalidReportRequest(f"year must be a whole number from 2000 to 2200, got {year!r}")
+    return start_of_local_day(date(year, 4, 1)), start_of_local_day(date(year + 1, 4, 1))
+
+
+def calendar_month(month: str) -> tuple[datetime, datetime]:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", month or "")
+    if not match or not 1 <= int(match.group(2)) <= 12 or not 2000 <= int(match.group(1)) <= 2200:
+        raise InvalidReportRequest(f"month must be YYYY-MM (2000-01 to 2200-12), got {month!r}")
+    first = date(int(match.group(1)), int(match.group(2)), 1)
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return start_of_local_day(first), start_of_local_day(following)
+
+
+def nearest_rank(counts: Iterable[tuple[int, int]], percent: float) -> int | None:
+    """The nearest-rank percentile of values given as (value, how many)."""
+    ordered = sorted((v, n) for v, n in counts if n > 0)
+    total = sum(n for _, n in ordered)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(percent / 100 * total))
+    seen = 0
+    for value, n in ordered:
+        seen += n
+        if seen >= rank:
+            return value
+    return ordered[-1][0]
+
+
+def share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+class ReportService:
+    def __init__(self, engine: Engine, catalog: Catalog) -> None:
+        self.engine, self.catalog = engine, catalog
+
+    @property
+    def code(self) -> Policy:
+        return self.catalog.get(CODE_POLICY)
+
+    # -- the Code self-assessment --------------------------------------------------
+
+    def lint(self, ref: str) -> LintResult:
+        return lint(self.catalog.resolve(ref), self.code)
+
+    # -- TSM ------------------------------------------------------------------------
+
+    def tsm(self, year: int, homes: int) -> dict[str, Any]:
+        if not isinstance(homes, int) or isinstance(homes, bool) or homes < 1:
+            raise InvalidReportRequest(f"homes must be a whole number of at least 1, got {homes!r}")
+        start, end = reporting_year(year)
+        with self.engine.connect() as connection:
+            q = ReportQueries(connection)
+            received = {row.stage: row.n for row in q.received(start, end)}
+            responses = self._responses(q, start, end)
+        ch01 = {
+            f"stage_{s}": {"received": n, "per_1000_homes": round(1000 * n / homes, 2)}
+            for s, n in ((s, received.get(s, 0)) for s in (1, 2))
+        }
+        ch02 = {
+            f"stage_{s}": {"responded": n, "within_timescale": k, "percent": share(k, n)}
+            for s, (n, k) in responses.items()
+        }
+        period = {"from": date(year, 4, 1).isoformat(), "to": date(year + 1, 3, 31).isoformat()}
+        return {"report": "tsm", "year": f"{year}/{(year + 1) % 100:02d}", "period": period, "homes": homes,
+                "CH01": ch01, "CH02": ch02}  # fmt: skip
+
+    # -- monthly KPIs ---------------------------------------------------------------------
+
+    def kpi(self, month: str, policy: str | None = None) -> dict[str, Any]:
+        start, end = calendar_month(month)
+        policy_id, version = self._policy_filter(policy)
+        last_day = local_date(end) - timedelta(days=1)
+        with self.engine.connect() as connection:
+            q = ReportQueries(connection, policy_id, version)
+            by_channel = q.received(start, end, by_channel=True)
+            responses = self._responses(q, start, end)
+            ack_pairs, respond_pairs = q.acknowledgement_days(start, end), q.response_days(start, end)
+            breaches = {row[0]: row[1] for row in q.breaches(start, end)}
+            extensions = {row[0]: row[1] for row in q.event_counts(start, end, "extend")}
+            referrals = sum(row[1] for row in q.event_counts(start, end, "refer_to_ombudsman"))
+            open_rows = q.open_cases(end)
+        received: dict[int, int] = defaultdict(int)
+        channels: dict[str, dict[str, int]] = defaultdict(dict)
+        for row in by_channel:
+            received[row.stage] += row.n
+            channels[f"stage_{row.stage}"][row.channel] = row.n
+        stage_1_responses = responses[1][0]
+        return {
+            "report": "kpi",
+            "month": month,
+            "policy": policy,
+            "received": {f"stage_{s}": received.get(s, 0) for s in (0, 1, 2)},
+            "received_by_channel": {k: dict(sorted(v.items())) for k, v in sorted(channels.items())},
+            "responses": {
+                f"stage_{s}": {"responded": n, "within_timescale": k, "percent": share(k, n)}
+                for s, (n, k) in responses.items()
+            },
+            "working_days_to_acknowledge": self._spread(ack_pairs),
+            "working_days_to_respond": self._spread(respond_pairs),
+            "breaches": dict(sorted(breaches.items())),
+            "extensions": {f"stage_{s}": extensions.get(s, 0) for s in (1, 2)},
+            "escalation": {
+                "requests": received.get(2, 0),
+                "stage_1_responses": stage_1_responses,
+                "percent": share(received.get(2, 0), stage_1_responses),
+            },
+            "open_cases": self._ages(open_rows, last_day),
+            "ombudsman_referrals": referrals,
+        }
+
+    def _policy_filter(self, policy: str | None) -> tuple[str | None, int | None]:
+        if policy is None:
+            return None, None
+        chosen = self.catalog.resolve(policy)  # UnknownPolicy for a policy this service does not know
+        return chosen.id, chosen.version if "@" in policy else None
+
+    def _calendar_of(self, policy_id: str, version: int) -> Any:
+        try:
+            return self.catalog.get(policy_id, version).calendar
+        except UnknownPolicy:
+            return self.code.calendar  # a case under a policy this process lacks: England and Wales working days
+
+    def _spread(self, pairs: list[Any]) -> dict[str, Any]:
+        """Median and 90th percentile of working days from the stage's start, per stage."""
+        per_stage: dict[int, dict[int, int]] = {1: defaultdict(int), 2: defaultdict(int)}
+        for pid, version, stage, started, ended, n in pairs:
+            days = self._calendar_of(pid, version).working_days_between(as_date(started), as_date(ended))
+            per_stage[stage][days] += n
+        return {
+            f"stage_{s}": {
+                "count": sum(values.values()),
+                "median": nearest_rank(values.items(), 50),
+                "p90": nearest_rank(values.items(), 90),
+            }
+            for s, values in per_stage.items()
+        }
+
+    def _ages(self, rows: list[Any], last_day: date) -> dict[str, Any]:
+        by_state: dict[str, dict[str, int]] = defaultdict(lambda: {name: 0 for name, _ in AGE_BUCKETS})
+        for pid, version, state, opened, n in rows:
+            age = self._calendar_of(pid, version).working_days_between(as_date(opened), last_day)
+            bucket = next(name for name, top in AGE_BUCKETS if age <= top)
+            by_state[state][bucket] += n
+        total = sum(sum(b.values()) for b in by_state.values())
+        return {"as_of": last_day.isoformat(), "age_in_working_days": dict(sorted(by_state.items())), "total": total}
+
+    # -- CH02: responses within the Code's timescales ------------------------------------------
+
+    def _responses(self, q: ReportQueries, start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
+        totals = {1: [0, 0], 2: [0, 0]}
+        code = self.code
+        for row in q.responses(start, end):
+            on_time = int(row.on_time or 0)
+            try:
+                policy = self.catalog.get(row.policy_id, row.policy_version)
+            except UnknownPolicy:
+                policy = None  # counted by its own stored dates
+            if policy is not None:
+                base_ok = response_within_code(policy, code, row.stage)
+                if not base_ok or (row.on_time_extended and not extension_within_code(policy, code, row.stage)):
+                    on_time -= self._late_by_code(q, start, end, policy, row.stage, extended_only=base_ok)
+            totals[row.stage][0] += row.responded
+            totals[row.stage][1] += on_time
+        return {s: (n, k) for s, (n, k) in totals.items()}
+
+    def _late_by_code(
+        self, q: ReportQueries, start: datetime, end: datetime, policy: Policy, stage: int, extended_only: bool
+    ) -> int:
+        """How many responses on time by the policy's own dates missed the Code's."""
+        rows = q.on_time_responses(start, end, policy.id, policy.version, stage, extended_only)
+        checked = [r for r in rows if r.met_number is not None]
+        snapshots = q.snapshots([r.case_id for r in checked])
+        histories = self._histories(q, [r.case_id for r in checked])
+        late = 0
+        for row in checked:
+            case = Case.from_dict(snapshots[row.case_id])
+            met = next(d for d in case.deadlines if d.number == row.met_number)
+            limit = self._code_limit(case, histories[row.case_id], policy, stage, met)
+            late += local_date(row.occurred_at) > limit
+        return late
+
+    def _histories(self, q: ReportQueries, case_ids: list[str]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = defaultdict(list)
+        for i in range(0, len(case_ids), 500):
+            query = sa.select(events).where(events.c.case_id.in_(case_ids[i : i + 500])).order_by(events.c.seq)
+            for row in q.connection.execute(query):
+                out[row.case_id].append(row)
+        return out
+
+    def _code_limit(self, case: Case, history: list[Any], policy: Policy, stage: int, met: Deadline) -> date:
+        """The last day the Code allows for this response, given the policy's date ``met``."""
+        code, cal = self.code.stage(stage), policy.calendar
+        by_seq = {e.seq: e for e in history}
+        ack = next(d for d in case.deadlines if d.kind == f"stage_{stage}_acknowledgement")
+        started = local_date(by_seq[ack.opened_seq].occurred_at)
+        ack_states = S1_STATES if stage == 1 else ("stage_2_requested",)
+        first_ack = next((e for e in history if e.name == "acknowledge" and e.state_before in ack_states), None)
+        if code.response_from == "acknowledgement":
+            anchor = local_date(first_ack.occurred_at) if first_ack else cal.add(started, code.acknowledgement)
+        else:
+            anchor = started
+        code_base = cal.add(anchor, code.response)
+        original = met.original_due or met.due
+        if not response_within_code(policy, self.code, stage):
+            original = min(original, code_base)
+        if not met.extended:
+            return min(met.due, original)
+        opener = by_seq[met.opened_seq]
+        cap = code.extension_cap
+        if opener.data.get("good_reason") is True or cap is None:
+            return met.due
+        return min(met.due, cal.add(original, cap))

@@ -28,6 +28,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_cases",
     "api.http.routes_policies",
     "api.http.routes_tokens",
+    "api.http.routes_report",
 )
 
 

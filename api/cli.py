@@ -25,7 +25,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_case",
     "api.cli_token",
     "api.cli_report",
-    "api.cli_diagram",
 )
 
 EXIT_REFUSED = 1

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_case",
     "api.cli_token",
     "api.cli_report",
+    "api.cli_diagram",
 )
 
 EXIT_REFUSED = 1

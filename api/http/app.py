@@ -29,6 +29,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_policies",
     "api.http.routes_tokens",
     "api.http.routes_report",
+    "api.http.routes_diagram",
 )
 
 

@@ -1,0 +1,240 @@
+"""The audit queries: verify, replay at a moment, timeline, what-if. Read-only, for CLI and HTTP alike.
+
+Nothing here writes: every answer is a fold of the stored events through the
+engine (``workflow.history``), compared with or shown beside what the store
+holds. ``verify`` of a whole store reads a page of cases at a time and may
+spread the pages over worker processes (each opens its own connections).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from service.audit_verify import Problem, verify_case
+from service.views import deadline_view
+from storage.audit_reads import StoredCase, case_ids, load_cases, load_range
+from storage.database import is_postgres, make_engine
+from storage.repository import record_from_row
+from workflow.case import Case
+from workflow.catalog import Catalog
+from workflow.errors import CaseNotFound, ComplaintsError, EventRefused
+from workflow.history import EventRecord
+from workflow.timeline import Entry, replay_at, timeline
+from workflow.whatif import WhatIf, summary, what_if
+
+PAGE = 500  # cases per read while verifying a whole store
+
+
+class InvalidInstant(ComplaintsError):
+    """An ``as_of``/``known_at`` that is not an ISO 8601 instant with an offset."""
+
+    code = "invalid_data"
+
+
+def parse_instant(text: str | None, name: str) -> datetime | None:
+    if text is None or text == "":
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInstant(f"{name}: {text!r} is not an ISO 8601 instant") from None
+    if instant.tzinfo is None:
+        raise InvalidInstant(f"{name}: {text!r} needs a UTC offset (e.g. Z or +01:00)")
+    return instant
+
+
+@dataclass
+class VerifyReport:
+    cases: int = 0
+    events: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def cases_with_problems(self) -> int:
+        return len({p.case_id for p in self.problems})
+
+    def summary_line(self) -> str:
+        verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s) in {self.cases_with_problems} case(s)"
+        return f"verified {self.cases} case(s), {self.events} event(s): {verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "cases": self.cases,
+            "events": self.events,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+def _read(engine: Engine) -> sa.Connection:
+    """A read-only connection whose statements see one snapshot per transaction."""
+    connection = engine.connect().execution_options(complaints_write=False)
+    if is_postgres(engine):
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    return connection
+
+
+def _verify_pages(engine: Engine, catalog: Catalog, pages: list[tuple[str, str]]) -> VerifyReport:
+    report = VerifyReport()
+    with _read(engine) as connection:
+        for first, last in pages:
+            with connection.begin():
+                stored = load_range(connection, first, last)
+            for case in stored:
+                report.cases += 1
+                report.events += len(case.events)
+                report.problems.extend(verify_case(case, catalog))
+    return report
+
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_start(url: str, catalog: Catalog) -> None:
+    _worker["engine"] = make_engine(url)
+    _worker["catalog"] = catalog
+
+
+def _worker_pages(pages: list[tuple[str, str]]) -> VerifyReport:
+    return _verify_pages(_worker["engine"], _worker["catalog"], pages)
+
+
+class AuditService:
+    def __init__(self, engine: Engine, catalog: Catalog) -> None:
+        self.engine = engine
+        self.catalog = catalog
+
+    # -- verify ------------------------------------------------------------------
+
+    def verify(
+        self, case_id: str | None = None, jobs: int = 1, on_page: Callable[[VerifyReport], None] | None = None
+    ) -> VerifyReport:
+        """The hash chain and replay-equals-store for one case (``CaseNotFound`` if absent) or all."""
+        if case_id is not None:
+            stored = self._stored(case_id)
+            return VerifyReport(1, len(stored.events), verify_case(stored, self.catalog))
+        with _read(self.engine) as connection, connection.begin():
+            ids = case_ids(connection)
+        pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
+        jobs = max(1, min(jobs, len(pages)))
+        if jobs == 1:
+            return _verify_pages(self.engine, self.catalog, pages)
+        return self._verify_parallel(pages, jobs, on_page)
+
+    def _verify_parallel(
+        self, pages: list[tuple[str, str]], jobs: int, on_page: Callable[[VerifyReport], None] | None
+    ) -> VerifyReport:
+        context = multiprocessing.get_context("spawn")  # fresh interpreters: no connection or thread crosses over
+        url = self.engine.url.render_as_string(hide_password=False)
+        chunks = [pages[i : i + 4] for i in range(0, len(pages), 4)]
+        total = VerifyReport()
+        with ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=_worker_start, initargs=(url, self.catalog)
+        ) as pool:
+            for part in pool.map(_worker_pages, chunks):
+                total.cases += part.cases
+                total.events += part.events
+                total.problems.extend(part.problems)
+                if on_page is not None:
+                    on_page(part)
+        return total
+
+    # -- one case ----------------------------------------------------------------
+
+    def _stored(self, case_id: str) -> StoredCase:
+        with _read(self.engine) as connection, connection.begin():
+            found = load_cases(connection, [case_id])
+        if not found:
+            raise CaseNotFound(f"no case {case_id!r}")
+        return found[0]
+
+    def _records(self, stored: StoredCase) -> list[EventRecord]:
+        records = []
+        for row in stored.events:
+            record = record_from_row(row)
+            record.meta["hash"] = row.hash
+            records.append(record)
+        return records
+
+    def replay(self, case_id: str, as_of: datetime | None = None, known_at: datetime | None = None) -> dict[str, Any]:
+        """The case as it stood: events that had occurred by ``as_of`` and been recorded by ``known_at``."""
+        stored = self._stored(case_id)
+        policy = self.catalog.get(stored.row.policy_id, stored.row.policy_version)
+        moment = replay_at(case_id, policy, self._records(stored), as_of, known_at)
+        return {
+            **_case_view(moment.case),
+            "as_of": as_of.isoformat() if as_of else None,
+            "known_at": known_at.isoformat() if known_at else None,
+            "events_folded": list(moment.folded),
+            "events_left_out": list(moment.skipped),
+        }
+
+    def timeline(self, case_id: str) -> dict[str, Any]:
+        """Every event with its deadlines opened, met (working days taken vs allowed) and breached."""
+        stored = self._stored(case_id)
+        policy = self.catalog.get(stored.row.policy_id, stored.row.policy_version)
+        records = self._records(stored)
+        problems = verify_case(stored, self.catalog)
+        try:
+            case = replay_at(case_id, policy, records).case
+        except EventRefused:
+            case = Case.from_dict(stored.row.snapshot)  # the history does not replay: show what the store says
+        entries: list[Entry] = timeline(records, case, policy)
+        return {
+            "case": _case_view(case),
+            "events": [e.to_dict() for e in entries],
+            "verified": not problems,
+            "problems": [p.line() for p in problems],
+            "head_hash": stored.events[-1].hash if stored.events else None,
+        }
+
+    def what_if(self, case_id: str, policy_ref: str, until: datetime | None = None) -> dict[str, Any]:
+        stored = self._stored(case_id)
+        original = self.catalog.get(stored.row.policy_id, stored.row.policy_version)
+        other = self.catalog.resolve(policy_ref)
+        result: WhatIf = what_if(case_id, original, other, self._records(stored), until)
+        return {
+            "case_id": case_id,
+            "policy": original.ref,
+            "what_if_policy": other.ref,
+            "until": result.until.isoformat() if result.until else None,
+            "differs": result.differs,
+            "original": summary(result.original),
+            "what_if": summary(result.what_if),
+            "steps": [s.to_dict() for s in result.steps],
+        }
+
+
+def _case_view(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "policy": case.policy_id,
+        "policy_version": case.policy_version,
+        "state": case.state,
+        "closure_reason": case.closure_reason,
+        "version": case.version,
+        "deadlines": [deadline_view(d) for d in case.open_deadlines()],
+        "breaches": list(case.breaches),
+    }
+
+
+def default_jobs() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def iter_lines(report: VerifyReport) -> Iterator[str]:
+    yield from (p.line() for p in report.problems)
+    yield report.summary_line()

@@ -1,0 +1,193 @@
+"""Checking one stored case: its hash chain, its replay, and the replay against the snapshot and deadline rows.
+
+Every problem names the case and the sequence number it was found at, so an
+auditor can go straight to the row. Nothing here writes: the replay is
+``workflow.history.fold`` over the stored events, with their recorded times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from storage.audit_reads import StoredCase
+from storage.repository import record_from_row
+from workflow.canonical import GENESIS, row_hash
+from workflow.case import Case, Deadline
+from workflow.catalog import Catalog
+from workflow.errors import EventRefused, UnknownPolicy
+from workflow.history import fold, new_case
+
+# Snapshot fields compared with the replay, in the order problems are reported.
+SNAPSHOT_FIELDS = (
+    "state",
+    "closure_reason",
+    "version",
+    "breaches",
+    "deadlines",
+    "policy_id",
+    "policy_version",
+    "opened_at",
+    "last_occurred_at",
+    "received",
+    "handlers",
+    "acknowledged_stages",
+    "update_clock_stages",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing that does not hold, at one event of one case."""
+
+    case_id: str
+    seq: int | None
+    code: str  # sequence_gap | chain_broken | hash_mismatch | event_policy | replay_refused | state_differs | ...
+    detail: str
+
+    def line(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "seq -"
+        return f"case {self.case_id} {where}: {self.code}: {self.detail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case_id": self.case_id, "seq": self.seq, "code": self.code, "detail": self.detail}
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_chain(stored: StoredCase) -> list[Problem]:
+    """Sequence numbers 1..n without gaps, each ``prev_hash`` the hash before it, each hash its content's."""
+    out: list[Problem] = []
+    case_id, policy = stored.id, (stored.row.policy_id, stored.row.policy_version)
+    expected_seq, prev_hash, prev_seq = 1, GENESIS, 0
+    for row in stored.events:
+        if row.seq != expected_seq:
+            missing = f"{expected_seq}" if row.seq == expected_seq + 1 else f"{expected_seq}..{row.seq - 1}"
+            out.append(Problem(case_id, row.seq, "sequence_gap", f"event(s) {missing} missing before this one"))
+        if row.prev_hash != prev_hash:
+            before = f"seq {prev_seq}" if prev_seq else "the genesis value"
+            out.append(Problem(case_id, row.seq, "chain_broken", f"prev_hash does not match the hash of {before}"))
+        if row.hash != row_hash(row):
+            out.append(Problem(case_id, row.seq, "hash_mismatch", "the event's content does not match its hash"))
+        if (row.policy_id, row.policy_version) != policy:
+            out.append(
+                Problem(case_id, row.seq, "event_policy", f"{row.policy_id}@{row.policy_version}, case {policy}")
+            )
+        expected_seq, prev_hash, prev_seq = row.seq + 1, row.hash, row.seq
+    return out
+
+
+def replay_stored(stored: StoredCase, catalog: Catalog) -> tuple[Case | None, list[Problem]]:
+    """The case its events describe, checking each event's recorded states; None if it does not replay."""
+    case_id = stored.id
+    try:
+        policy = catalog.get(stored.row.policy_id, stored.row.policy_version)
+    except UnknownPolicy as err:
+        return None, [Problem(case_id, None, "policy_missing", err.detail)]
+    out: list[Problem] = []
+    case = new_case(case_id, policy)
+    for row in stored.events:
+        record = record_from_row(row)
+        state_before = case.state
+        try:
+            case = fold(case, policy, record)
+        except EventRefused as refusal:
+            reasons = ", ".join(refusal.reasons)
+            out.append(Problem(case_id, row.seq, "replay_refused", f"{row.name} is refused on replay: {reasons}"))
+            return None, out
+        if (record.state_before, record.state_after) != (state_before, case.state):
+            out.append(
+                Problem(
+                    case_id,
+                    row.seq,
+                    "state_differs",
+                    f"{row.name} recorded {record.state_before} -> {record.state_after}, "
+                    f"replay {state_before} -> {case.state}",
+                )
+            )
+    return case, out
+
+
+def compare_snapshot(stored: StoredCase, case: Case) -> list[Problem]:
+    """The replayed case against the ``cases`` row, its snapshot, and the ``deadlines`` rows."""
+    out: list[Problem] = []
+    row, case_id = stored.row, stored.id
+    last_seq = stored.events[-1].seq if stored.events else None
+    replayed = case.to_dict()
+    snapshot = row.snapshot or {}
+    for name in SNAPSHOT_FIELDS:
+        if snapshot.get(name) != replayed.get(name):
+            if name == "deadlines":
+                out.extend(_deadline_problems(case_id, "snapshot", snapshot.get(name) or [], case.deadlines))
+            else:
+                detail = f"snapshot {name} is {_short(snapshot.get(name))}, replay gives {_short(replayed.get(name))}"
+                out.append(Problem(case_id, last_seq, "snapshot_differs", detail))
+    columns = {
+        "state": case.state,
+        "closure_reason": case.closure_reason,
+        "version": case.version,
+        "breach_count": len(case.breaches),
+        "policy_id": case.policy_id,
+        "policy_version": case.policy_version,
+    }
+    for name, expected in columns.items():
+        if getattr(row, name) != expected:
+            detail = f"cases.{name} is {_short(getattr(row, name))}, replay gives {_short(expected)}"
+            out.append(Problem(case_id, last_seq, "case_row_differs", detail))
+    rows = [_row_dict(r) for r in stored.deadlines]
+    out.extend(_deadline_problems(case_id, "deadlines row", rows, case.deadlines))
+    return out
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {
+        "number": row.number,
+        "kind": row.kind,
+        "stage": row.stage,
+        "due": row.due.isoformat(),
+        "status": row.status,
+        "opened_seq": row.opened_seq,
+        "closed_seq": row.closed_seq,
+        "breach_at": row.breach_at.isoformat(),
+    }
+
+
+def _deadline_problems(
+    case_id: str, where: str, stored: list[dict[str, Any]], replayed: list[Deadline]
+) -> list[Problem]:
+    out: list[Problem] = []
+    by_number = {d.get("number"): d for d in stored}
+    for deadline in replayed:
+        expected = deadline.to_dict()
+        expected["breach_at"] = deadline.breach_at.isoformat()
+        found = by_number.pop(deadline.number, None)
+        seq = deadline.closed_seq or deadline.opened_seq
+        if found is None:
+            detail = f"{where} {deadline.number} ({deadline.kind} due {deadline.due}) is missing"
+            out.append(Problem(case_id, seq, "deadline_differs", detail))
+            continue
+        diffs = [
+            f"{k} {found[k]!r} (replay {expected[k]!r})" for k in found if k in expected and found[k] != expected[k]
+        ]
+        if diffs:
+            detail = f"{where} {deadline.number} ({deadline.kind}): " + ", ".join(diffs)
+            out.append(Problem(case_id, seq, "deadline_differs", detail))
+    for number, extra in by_number.items():
+        detail = f"{where} {number} ({extra.get('kind')}) is not in the replay"
+        out.append(Problem(case_id, extra.get("opened_seq"), "deadline_differs", detail))
+    return out
+
+
+def verify_case(stored: StoredCase, catalog: Catalog) -> list[Problem]:
+    """Every problem with one case (empty: chain intact, and replay equals the store)."""
+    problems = check_chain(stored)
+    case, replay_problems = replay_stored(stored, catalog)
+    problems.extend(replay_problems)
+    if case is not None:
+        problems.extend(compare_snapshot(stored, case))
+    if not stored.events:
+        problems.append(Problem(stored.id, None, "no_events", "the case has no events"))
+    return problems

@@ -17,11 +17,9 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from storage.report_queries import S1_STATES, ReportQueries, as_date
-from storage.tables import events
 from workflow.calendar import local_date, start_of_local_day
 from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
@@ -215,7 +213,7 @@ class ReportService:
         rows = q.on_time_responses(start, end, policy.id, policy.version, stage, extended_only)
         checked = [r for r in rows if r.met_number is not None]
         snapshots = q.snapshots([r.case_id for r in checked])
-        histories = self._histories(q, [r.case_id for r in checked])
+        histories = q.histories([r.case_id for r in checked])
         late = 0
         for row in checked:
             case = Case.from_dict(snapshots[row.case_id])
@@ -223,14 +221,6 @@ class ReportService:
             limit = self._code_limit(case, histories[row.case_id], policy, stage, met)
             late += local_date(row.occurred_at) > limit
         return late
-
-    def _histories(self, q: ReportQueries, case_ids: list[str]) -> dict[str, list[Any]]:
-        out: dict[str, list[Any]] = defaultdict(list)
-        for i in range(0, len(case_ids), 500):
-            query = sa.select(events).where(events.c.case_id.in_(case_ids[i : i + 500])).order_by(events.c.seq)
-            for row in q.connection.execute(query):
-                out[row.case_id].append(row)
-        return out
 
     def _code_limit(self, case: Case, history: list[Any], policy: Policy, stage: int, met: Deadline) -> date:
         """The last day the Code allows for this response, given the policy's date ``met``."""

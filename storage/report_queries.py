@@ -161,8 +161,11 @@ class ReportQueries:
         m2 = deadlines.alias("m2")
         extended = sa.exists().where(
             m2.c.case_id == e.c.case_id,
-            m2.c.number == met_number,
-            o.c.case_id == m2.c.case_id,
+            m2.c.kind.in_(RESPONSE_KINDS),
+            m2.c.stage == stage,
+            m2.c.status == "met",
+            m2.c.closed_seq == e.c.seq,
+            o.c.case_id == e.c.case_id,
             o.c.seq == m2.c.opened_seq,
             o.c.name == "extend",
         )
@@ -223,6 +226,15 @@ class ReportQueries:
             chunk = list(case_ids[i : i + 500])
             for row in self.connection.execute(sa.select(cases.c.id, cases.c.snapshot).where(cases.c.id.in_(chunk))):
                 out[row.id] = row.snapshot
+        return out
+
+    def histories(self, case_ids: Sequence[str]) -> dict[str, list[Any]]:
+        """The event rows of a few cases, in order (for the responses checked one by one against the Code)."""
+        out: dict[str, list[Any]] = {case_id: [] for case_id in case_ids}
+        for i in range(0, len(case_ids), 500):
+            query = sa.select(events).where(events.c.case_id.in_(list(case_ids[i : i + 500]))).order_by(events.c.seq)
+            for row in self.connection.execute(query):
+                out[row.case_id].append(row)
         return out
 
     # -- KPI durations: (policy, stage, start date, end date, count) ---------------

@@ -30,6 +30,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_tokens",
     "api.http.routes_report",
     "api.http.routes_diagram",
+    "api.http.routes_audit",
 )
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_token",
     "api.cli_report",
     "api.cli_diagram",
+    "api.cli_serve",
     "api.cli_audit",
 )
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from service import firing
 from service.logs import get_logger
 from service.views import case_view
 from storage.queries import CasePage, CaseQuery, find_cases
-from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from storage.unit_of_work import UnitOfWorkFactory
 from workflow.case import Case
 from workflow.catalog import Catalog
 from workflow.clock import Clock
@@ -156,45 +157,29 @@ class ComplaintService:
         self._announce(case)
         return view
 
-    def fire_due(self, now: datetime | None = None, batch: int = 200) -> list[Fired]:
-        """Every open deadline whose breach instant is at or before ``now``, in due order, once."""
-        now = now or self.clock.now()
-        fired: list[Fired] = []
-        seen: set[str] = set()
-        while True:
-            with self.uow(write=False) as uow:
-                ids = [i for i in uow.cases.due_case_ids(now, batch + len(seen)) if i not in seen]
-            if not ids:
-                return fired
-            seen.update(ids)
-            try:
-                with self.uow() as uow:
-                    batch_fired = [f for case_id in ids for f in self._fire_one_case(uow, case_id, now)]
-                    uow.commit()
-                fired.extend(batch_fired)
-            except VersionConflict as err:  # another instance won part of this batch; it is rolled back whole
-                self.log.warning("fire_batch_conflict", error=str(err), cases=len(ids))
+    def fire_due(
+        self, now: datetime | None = None, batch: int = 500, keep_going: Callable[[], bool] | None = None
+    ) -> list[Fired]:
+        """Every open deadline whose breach instant is at or before ``now``, in due order, once (service/firing.py).
 
-    def _fire_one_case(self, uow: UnitOfWork, case_id: str, now: datetime) -> list[Fired]:
-        before = uow.cases.get_for_update_skip_locked(case_id)
-        if before is None:
-            return []  # another instance holds it, or it is gone
-        try:
-            policy = self.catalog.get(before.policy_id, before.policy_version)
-        except Exception as err:  # a missing policy file must not stop the other cases
-            self.log.error("deadline_skipped", case_id=case_id, error=str(err))
-            return []
-        records: list[EventRecord] = []
-        case = self._fire_case(before, policy, now, records)
-        passed = [r for r in records if r.name == DEADLINE_PASSED]
-        stored_open = {d.number for d in before.open_deadlines()}
-        for record in passed:
-            number = record.meta["deadline_number"]
-            if number in stored_open and not uow.cases.claim(case_id, number, record.seq):
-                raise VersionConflict(f"deadline {number} of case {case_id} was fired elsewhere")
-        if records:
-            uow.cases.save(before, case, records, now)
-        return [Fired(case_id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
+        ``keep_going`` (the scheduler's stop flag) is asked between batches, so a shutdown need not wait
+        for a long backlog; what was not fired stays open in the table and fires at the next start.
+        """
+        return firing.fire_due(self, now or self.clock.now(), batch, keep_going)
+
+    def open_deadlines(
+        self, due_before: datetime | None = None, kind: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Open deadlines breaching at or before ``due_before``, earliest first (``complaints deadlines list``)."""
+        with self.uow(write=False) as uow:
+            rows = uow.cases.open_deadlines(due_before, kind, limit)
+        keys = ("case_id", "number", "kind", "stage", "due", "breach_at")
+        return [{k: getattr(r, k) for k in keys} for r in rows]
+
+    def upcoming_instants(self, after: datetime, limit: int) -> list[datetime]:
+        """The distinct breach instants still ahead: what the timers plan (scheduler/timers.py)."""
+        with self.uow(write=False) as uow:
+            return uow.cases.upcoming_instants(after, limit)
 
     # -- queries -----------------------------------------------------------------
 
@@ -261,13 +246,28 @@ class ComplaintService:
         records.append(self._record(case, after, event, data, occurred_at, now, actor))
         return after
 
-    def _fire_case(self, case: Case, policy: Policy, now: datetime, records: list[EventRecord]) -> Case:
-        while due := due_deadlines(case, now):
+    def _fire_case(
+        self,
+        case: Case,
+        policy: Policy,
+        now: datetime,
+        records: list[EventRecord],
+        until: datetime | None = None,
+        quiet: bool = False,
+    ) -> Case:
+        """Fold ``deadline_passed`` for each deadline due by ``until`` (default ``now``), each stamped with its instant.
+
+        ``quiet``: the batch firing (service/firing.py) logs after its commit instead.
+        """
+        while due := due_deadlines(case, until or now):
             deadline = due[0]
             data = passing_data(deadline)
             after = apply(case, policy, DEADLINE_PASSED, data, deadline.breach_at, now, from_client=False)
             record = self._record(case, after, DEADLINE_PASSED, data, deadline.breach_at, now, SCHEDULER_ACTOR)
             records.append(replace(record, meta={"deadline_number": deadline.number}))
+            if quiet:
+                case = after
+                continue
             self.log.info(
                 "deadline_fired",
                 case_id=case.id,

@@ -9,14 +9,15 @@ that changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from storage.hashing import link
+from storage.hashing import link, link_many
 from storage.tables import cases, deadlines, events
-from workflow.case import Case, Deadline
+from workflow.case import OPEN, PASSED, Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
 from workflow.history import EventRecord
 
@@ -67,6 +68,25 @@ def _case_row(case: Case, now: datetime) -> dict[str, Any]:
     }
 
 
+def _event_rows(case: Case, records: Sequence[EventRecord]) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": r.case_id,
+            "seq": r.seq,
+            "name": r.name,
+            "data": r.data,
+            "occurred_at": r.occurred_at,
+            "recorded_at": r.recorded_at,
+            "actor": r.actor,
+            "policy_id": case.policy_id,
+            "policy_version": case.policy_version,
+            "state_before": r.state_before,
+            "state_after": r.state_after,
+        }
+        for r in records
+    ]
+
+
 def record_from_row(row: Any) -> EventRecord:
     return EventRecord(
         case_id=row.case_id,
@@ -94,14 +114,6 @@ class CaseRepository:
             raise CaseNotFound(f"no case {case_id!r}")
         return Case.from_dict(snapshot)
 
-    def get_for_update_skip_locked(self, case_id: str) -> Case | None:
-        """The case, or None when another instance holds it (PostgreSQL) or it was deleted."""
-        query = sa.select(cases.c.snapshot).where(cases.c.id == case_id)
-        if self.lock_rows:
-            query = query.with_for_update(skip_locked=True)
-        snapshot = self.connection.execute(query).scalar_one_or_none()
-        return Case.from_dict(snapshot) if snapshot is not None else None
-
     def exists(self, case_id: str) -> bool:
         return self.connection.execute(sa.select(cases.c.id).where(cases.c.id == case_id)).first() is not None
 
@@ -124,22 +136,7 @@ class CaseRepository:
     def _append(self, case: Case, records: Sequence[EventRecord]) -> None:
         if not records:
             return
-        rows = [
-            {
-                "case_id": r.case_id,
-                "seq": r.seq,
-                "name": r.name,
-                "data": r.data,
-                "occurred_at": r.occurred_at,
-                "recorded_at": r.recorded_at,
-                "actor": r.actor,
-                "policy_id": case.policy_id,
-                "policy_version": case.policy_version,
-                "state_before": r.state_before,
-                "state_after": r.state_after,
-            }
-            for r in records
-        ]
+        rows = _event_rows(case, records)
         link(self.connection, rows)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
         self.connection.execute(sa.insert(events), rows)
 
@@ -162,27 +159,6 @@ class CaseRepository:
         ).all()
         return [record_from_row(r) for r in rows]
 
-    def due_case_ids(self, now: datetime, limit: int) -> list[str]:
-        """Cases with an open deadline due at or before ``now``, earliest breach first."""
-        first_due = sa.func.min(deadlines.c.breach_at)
-        rows = self.connection.execute(
-            sa.select(deadlines.c.case_id, first_due)
-            .where(deadlines.c.status == "open", deadlines.c.breach_at <= now)
-            .group_by(deadlines.c.case_id)
-            .order_by(first_due, deadlines.c.case_id)
-            .limit(limit)
-        ).all()
-        return [r[0] for r in rows]
-
-    def claim(self, case_id: str, number: int, seq: int) -> bool:
-        """Mark one open deadline passed; False when another firing got there first."""
-        result = self.connection.execute(
-            sa.update(deadlines)
-            .where(deadlines.c.case_id == case_id, deadlines.c.number == number, deadlines.c.status == "open")
-            .values(status="passed", closed_seq=seq)
-        )
-        return result.rowcount == 1
-
     def open_deadlines(
         self, due_before: datetime | None = None, kind: str | None = None, limit: int | None = None
     ) -> list[Any]:
@@ -201,9 +177,98 @@ class CaseRepository:
             sa.select(sa.func.min(deadlines.c.breach_at)).where(deadlines.c.status == "open")
         ).scalar_one_or_none()
 
+    # -- the timers: what is due, and firing many cases at once (service.fire_due) -------------
+
+    def next_due_instant(self, until: datetime, after: datetime | None = None) -> datetime | None:
+        """The earliest breach instant of an open deadline in ``(after, until]``: firing goes instant by instant."""
+        return self.connection.execute(_NEXT_DUE, {"c_until": until, "c_after": after or _EPOCH}).scalar_one_or_none()
+
+    def case_ids_due(self, until: datetime, after_id: str, limit: int) -> list[str]:
+        """Cases with an open deadline due at or before ``until``, by id after ``after_id`` (keyset pages)."""
+        rows = self.connection.execute(_DUE_IDS, {"c_until": until, "c_after_id": after_id, "c_limit": limit})
+        return list(rows.scalars())
+
+    def upcoming_instants(self, after: datetime, limit: int) -> list[datetime]:
+        """The distinct breach instants of open deadlines after ``after``, earliest first (what the timers plan)."""
+        return list(self.connection.execute(_UPCOMING, {"c_after": after, "c_limit": limit}).scalars())
+
+    def snapshots_for_firing(self, case_ids: Sequence[str]) -> dict[str, Any]:
+        """Snapshots of the cases, locked; on PostgreSQL those another instance holds are left out (SKIP LOCKED)."""
+        query = _FIRING_LOCKED if self.lock_rows else _FIRING
+        return {row.id: row.snapshot for row in self.connection.execute(query, {"c_ids": list(case_ids)})}
+
+    def existing_ids(self, case_ids: Sequence[str]) -> set[str]:
+        return set(self.connection.execute(_EXISTING, {"c_ids": list(case_ids)}).scalars())
+
+    def save_fired(self, changes: Sequence[tuple[Case, Case, Sequence[EventRecord]]], now: datetime) -> None:
+        """Write what a batch of cases did when their deadlines passed, a few statements for the whole batch.
+
+        Every passed deadline is claimed first (``UPDATE ... WHERE status = 'open'``); a claim that finds it
+        no longer open means another firing won, and ``VersionConflict`` rolls the batch back. Then the
+        snapshots (guarded by the version read, as ``save``), the events and any other deadline changes.
+        """
+        if not changes:
+            return
+        claims: list[dict[str, Any]] = []
+        claimed: list[Case] = []  # ``before`` with its claimed deadlines marked, so they are not written twice
+        for before, after, _ in changes:
+            passed = {d.number: d.closed_seq for d in after.deadlines if d.status == PASSED}
+            mine = {d.number for d in before.deadlines if d.status == OPEN and d.number in passed}
+            claims += [{"c_case": after.id, "c_number": n, "c_seq": passed[n]} for n in sorted(mine)]
+            marked = [replace(d, status=PASSED) if d.number in mine else d for d in before.deadlines]
+            claimed.append(replace(before, deadlines=marked))
+        if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
+            raise VersionConflict("a deadline of this batch was fired elsewhere")
+        rows = [{**_case_row(a, now), "b_id": a.id, "b_version": b.version} for b, a, _ in changes]
+        if self.connection.execute(_SAVE, rows).rowcount != len(rows):
+            raise VersionConflict("a case of this batch changed while its deadlines fired")
+        event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
+        link_many(self.connection, event_rows)  # the hash chain, one read for the batch (storage/hashing.py)
+        self.connection.execute(sa.insert(events), event_rows)
+        for (_, after, _), before in zip(changes, claimed, strict=True):
+            self._write_deadlines(before, after)
+
     def list_cases(self, filters: Iterable[Any], limit: int, offset: int) -> list[Any]:
         query = sa.select(cases).where(*filters).order_by(cases.c.opened_at, cases.c.id).limit(limit).offset(offset)
         return list(self.connection.execute(query).all())
 
     def count_cases(self, filters: Iterable[Any]) -> int:
         return self.connection.execute(sa.select(sa.func.count()).select_from(cases).where(*filters)).scalar_one()
+
+
+# Statements of the timers' methods above, built once.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OPEN_DEADLINE = deadlines.c.status == OPEN
+_NEXT_DUE = sa.select(sa.func.min(deadlines.c.breach_at)).where(
+    _OPEN_DEADLINE, deadlines.c.breach_at <= sa.bindparam("c_until"), deadlines.c.breach_at > sa.bindparam("c_after")
+)
+_DUE_IDS = (
+    sa.select(deadlines.c.case_id)
+    .distinct()
+    .where(
+        _OPEN_DEADLINE,
+        deadlines.c.breach_at <= sa.bindparam("c_until"),
+        deadlines.c.case_id > sa.bindparam("c_after_id"),
+    )
+    .order_by(deadlines.c.case_id)
+    .limit(sa.bindparam("c_limit"))
+)
+_UPCOMING = (
+    sa.select(deadlines.c.breach_at)
+    .distinct()
+    .where(_OPEN_DEADLINE, deadlines.c.breach_at > sa.bindparam("c_after"))
+    .order_by(deadlines.c.breach_at)
+    .limit(sa.bindparam("c_limit"))
+)
+_FIRING = sa.select(cases.c.id, cases.c.snapshot).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
+_FIRING_LOCKED = _FIRING.with_for_update(skip_locked=True)
+_EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
+_CLAIM = (
+    sa.update(deadlines)
+    .where(
+        deadlines.c.case_id == sa.bindparam("c_case"),
+        deadlines.c.number == sa.bindparam("c_number"),
+        _OPEN_DEADLINE,
+    )
+    .values(status=PASSED, closed_seq=sa.bindparam("c_seq"))
+)

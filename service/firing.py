@@ -38,6 +38,7 @@ def fire_due(
 ) -> list[Fired]:
     """Every open deadline due at or before ``now``, in due order; ``keep_going`` can stop between batches."""
     fired: list[Fired] = []
+    skipped: set[str] = set()  # cases that cannot fire are logged once a call, not once an instant
     instant: datetime | None = None
     while keep_going is None or keep_going():
         with service.uow(write=False) as uow:
@@ -51,18 +52,21 @@ def fire_due(
             if not ids:
                 break
             after_id = ids[-1]
+            ids = [case_id for case_id in ids if case_id not in skipped]
             for start in range(0, len(ids), batch):
                 if keep_going is not None and not keep_going():
                     break
-                fired += _fire_batch(service, ids[start : start + batch], instant, now)
+                fired += _fire_batch(service, ids[start : start + batch], instant, now, skipped)
     return fired
 
 
-def _fire_batch(service: ComplaintService, ids: Sequence[str], until: datetime, now: datetime) -> list[Fired]:
+def _fire_batch(
+    service: ComplaintService, ids: Sequence[str], until: datetime, now: datetime, skipped: set[str]
+) -> list[Fired]:
     stamp = max(now, service.clock.now())  # recorded_at: when this batch really fired
     try:
         with service.uow() as uow:
-            changes = _fire_cases(service, uow, ids, until, stamp)
+            changes = _fire_cases(service, uow, ids, until, stamp, skipped)
             uow.commit()
     except VersionConflict as err:  # another instance won part of the batch: retry each case on its own
         service.log.warning("fire_batch_conflict", error=err.detail, cases=len(ids))
@@ -70,7 +74,7 @@ def _fire_batch(service: ComplaintService, ids: Sequence[str], until: datetime, 
         for case_id in ids:
             try:
                 with service.uow() as uow:
-                    one = _fire_cases(service, uow, [case_id], until, stamp)
+                    one = _fire_cases(service, uow, [case_id], until, stamp, skipped)
                     uow.commit()
                 changes += one
             except VersionConflict as conflict:
@@ -79,17 +83,25 @@ def _fire_batch(service: ComplaintService, ids: Sequence[str], until: datetime, 
 
 
 def _fire_cases(
-    service: ComplaintService, uow: UnitOfWork, ids: Sequence[str], until: datetime, stamp: datetime
+    service: ComplaintService,
+    uow: UnitOfWork,
+    ids: Sequence[str],
+    until: datetime,
+    stamp: datetime,
+    skipped: set[str],
 ) -> list[Change]:
     snapshots = uow.cases.snapshots_for_firing(ids)
     missing = [case_id for case_id in ids if case_id not in snapshots]
     if missing:  # held by another instance (PostgreSQL), or deleted under its deadlines
         for case_id in sorted(set(missing) - uow.cases.existing_ids(missing)):
             service.log.error("deadline_skipped", case_id=case_id, reason="case_not_found")
+            skipped.add(case_id)
     changes: list[Change] = []
     for case_id, snapshot in snapshots.items():
         change = _fire_snapshot(service, case_id, snapshot, until, stamp)
-        if change is not None:
+        if change is False:
+            skipped.add(case_id)
+        elif change is not None:
             changes.append(change)
     uow.cases.save_fired(changes, stamp)
     return changes
@@ -97,7 +109,8 @@ def _fire_cases(
 
 def _fire_snapshot(
     service: ComplaintService, case_id: str, snapshot: Any, until: datetime, stamp: datetime
-) -> Change | None:
+) -> Change | None | bool:
+    """What firing did to the case; None when nothing was due, False when it cannot be fired (logged)."""
     try:
         before = Case.from_dict(snapshot)
         policy = service.catalog.get(before.policy_id, before.policy_version)
@@ -106,7 +119,7 @@ def _fire_snapshot(
     except Exception as err:  # one unreadable case (policy file gone, bad snapshot) must not stop the others
         reason = getattr(err, "code", type(err).__name__)
         service.log.error("deadline_skipped", case_id=case_id, reason=reason, error=str(err))
-        return None
+        return False
     return (before, after, records) if records else None
 
 

@@ -139,7 +139,8 @@ class AuditService:
     ) -> VerifyReport:
         context = multiprocessing.get_context("spawn")  # fresh interpreters: no connection or thread crosses over
         url = self.engine.url.render_as_string(hide_password=False)
-        chunks = [pages[i : i + 4] for i in range(0, len(pages), 4)]
+        size = max(1, len(pages) // (jobs * 4))  # several chunks a worker, so none waits on a slow one
+        chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
         total = VerifyReport()
         with ProcessPoolExecutor(
             jobs, mp_context=context, initializer=_worker_start, initargs=(url, self.catalog)

@@ -1,0 +1,292 @@
+"""Benchmark: `complaints verify` of a whole store against a bare SELECT of the same rows, on an SQLite file.
+
+    .venv/bin/python bench/replay.py [--cases 100000] [--jobs N] [--keep PATH]
+
+Builds a store of N cases of about 8 events each: a few template histories
+are written through the real service (so they are valid under their policy),
+then cloned under new case ids by bulk insert, each clone's hash chain
+recomputed. Then, in the same run:
+
+- bare read: ``SELECT`` of every case, event and deadline row through the
+  same engine and column types (the rate verify cannot beat);
+- verify with one process, and with ``--jobs`` worker processes.
+
+Prints events/s for each and the ratio verify / bare read. Targets (issue 5):
+>= 50,000 events/s and >= 0.3 of the bare read rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import cProfile
+import dataclasses
+import os
+import pstats
+import sys
+import tempfile
+import time
+import types
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.bootstrap import Settings, bootstrap  # noqa: E402
+from service.audit import AuditService  # noqa: E402
+from service.logs import configure_logging  # noqa: E402
+from storage.audit_reads import case_ids, load_range  # noqa: E402
+from storage.database import make_engine  # noqa: E402
+from storage.tables import cases, deadlines, events  # noqa: E402
+from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash  # noqa: E402
+from workflow.case import Case  # noqa: E402
+from workflow.clock import ManualClock  # noqa: E402
+
+T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday
+ACK_1 = {"handler": "ben", "handler_role": "director", "complaint_definition": "Damp", "outcomes_sought": "Fix"}
+ACK_2 = {"handler": "cara", "handler_role": "director", "complaint_definition": "Damp", "handler_department": "exec"}
+LETTER = {
+    "decision": "upheld",
+    "reasons": "late",
+    "remedy": "repair",
+    "outstanding_actions": "none",
+    "escalation_route": "stage 2",
+    "ombudsman_info": "HOS",
+}
+ESCALATE = {"requested_by": "customer", "reasons": "not fixed"}
+EXTEND = {"reason": "survey", "customer_agreed": True, "ombudsman_details_given": True}
+# (policy, receive data, [(event, data, days after the previous step)])
+TEMPLATES: list[tuple[str, dict[str, Any], list[tuple[str, dict[str, Any], int]]]] = [
+    (
+        "code_2024",
+        {"incident_date": "2027-01-01", "formal": True, "channel": "email"},
+        [
+            ("acknowledge", ACK_1, 2),
+            ("add_issue", {"description": "mould too"}, 3),
+            ("extend", {**EXTEND, "new_due": "2027-01-29"}, 5),
+            ("respond", LETTER, 10),
+            ("request_escalation", ESCALATE, 3),
+            ("acknowledge", ACK_2, 2),
+            ("respond", LETTER, 12),
+        ],
+    ),
+    (
+        "livin",
+        {"incident_date": "2027-01-01", "formal": True, "channel": "phone"},
+        [
+            ("acknowledge", ACK_1, 4),  # late: the 2 WD acknowledgement is breached first
+            ("record_update", {"summary": "surveyed"}, 6),
+            ("add_issue", {"description": "fence"}, 1),
+            ("respond", LETTER, 5),
+            ("request_escalation", ESCALATE, 3),
+            ("acknowledge", ACK_2, 4),
+        ],
+    ),
+    (
+        "b3living",
+        {"incident_date": "2027-01-01", "formal": True, "channel": "web"},
+        [
+            ("acknowledge", {**ACK_1, "handler_role": "manager"}, 3),
+            ("add_issue", {"description": "noise"}, 2),
+            ("respond", LETTER, 6),
+            ("request_escalation", ESCALATE, 10),
+            ("acknowledge", ACK_2, 3),
+            ("respond", LETTER, 15),
+            ("refer_to_ombudsman", {}, 2),
+        ],
+    ),
+]
+
+
+def templates(url: str) -> list[str]:
+    clock = ManualClock(T0)
+    app = bootstrap(Settings(db_url=url), clock=clock)
+    ids = []
+    for n, (policy, receive, steps) in enumerate(TEMPLATES):
+        clock = ManualClock(T0)
+        app.service.clock = clock
+        case_id = f"template-{n}"
+        app.service.open_case(policy, receive, case_id=case_id, actor="bench")
+        for event, data, days in steps:
+            clock.advance(timedelta(days=days))
+            app.service.apply(case_id, event, data, actor="bench")
+        ids.append(case_id)
+    report = AuditService(app.engine, app.catalog).verify(jobs=1)
+    assert report.ok, [p.line() for p in report.problems]
+    app.engine.dispose()
+    return ids
+
+
+def build(url: str, n_cases: int) -> int:
+    """Clone the templates into ``n_cases`` cases by bulk insert; returns the number of events."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = make_engine(f"sqlite:///{tmp}/templates.db")
+        templates(f"sqlite:///{tmp}/templates.db")
+        with source.connect() as c:
+            shapes = []
+            for row in c.execute(sa.select(cases).order_by(cases.c.id)):
+                evs = [dict(r._mapping) for r in c.execute(sa.select(events).where(events.c.case_id == row.id))]
+                dls = [dict(r._mapping) for r in c.execute(sa.select(deadlines).where(deadlines.c.case_id == row.id))]
+                shapes.append((dict(row._mapping), sorted(evs, key=lambda e: e["seq"]), dls))
+        source.dispose()
+    target = make_engine(url)
+    bootstrap(Settings(db_url=url)).engine.dispose()  # migrate
+    total = 0
+    chunk = 5_000
+    with target.begin() as c:
+        for start in range(0, n_cases, chunk):
+            case_rows, event_rows, deadline_rows = [], [], []
+            for i in range(start, min(start + chunk, n_cases)):
+                case, evs, dls = shapes[i % len(shapes)]
+                case_id = f"case-{i:07d}"
+                case_rows.append({**case, "id": case_id, "snapshot": {**case["snapshot"], "id": case_id}})
+                prev = GENESIS
+                for e in evs:
+                    row = {**e, "case_id": case_id, "prev_hash": prev}
+                    row.pop("id")
+                    row["hash"] = prev = event_hash(**{k: row[k] for k in HASHED_FIELDS})
+                    event_rows.append(row)
+                deadline_rows.extend({**d, "case_id": case_id} for d in dls)
+            c.execute(sa.insert(cases), case_rows)
+            c.execute(sa.insert(events), event_rows)
+            c.execute(sa.insert(deadlines), deadline_rows)
+            total += len(event_rows)
+    target.dispose()
+    return total
+
+
+def bare_read(url: str) -> tuple[int, float]:
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.connect() as c:
+        n = sum(1 for _ in c.execute(sa.select(events)))
+        sum(1 for _ in c.execute(sa.select(cases)))
+        sum(1 for _ in c.execute(sa.select(deadlines)))
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return n, elapsed
+
+
+def paged_read(url: str) -> float:
+    """The reads verify makes (pages of cases with their rows), without the checks."""
+    from service.audit import PAGE
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.connect() as c:
+        ids = case_ids(c)
+        for i in range(0, len(ids), PAGE):
+            load_range(c, ids[i], ids[min(i + PAGE, len(ids)) - 1])
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed
+
+
+def clone_case(case: Case) -> Case:
+    """What ``workflow.engine.evolve`` needs instead of ``copy.deepcopy``: new lists, new Deadline objects.
+
+    Effects mutate a copy's deadlines (status, closed_seq) and append to its lists; they replace
+    ``received`` wholesale and never change a Handler, so those are shared.
+    """
+    return dataclasses.replace(
+        case,
+        received=dict(case.received),
+        handlers=list(case.handlers),
+        deadlines=[copy.copy(d) for d in case.deadlines],
+        breaches=list(case.breaches),
+        acknowledged_stages=list(case.acknowledged_stages),
+        update_clock_stages=list(case.update_clock_stages),
+    )
+
+
+def apply_proposal() -> None:
+    """Measure the proposed engine change in this process only (the engine belongs to workflow/'s owner)."""
+    import workflow.engine as engine
+    from workflow.machine import build_machine
+
+    machines: dict[tuple[str, int], Any] = {}
+
+    def machine_for(policy: Any) -> Any:  # keyed by ref: hashing a frozen Policy on every call is not free
+        key = (policy.id, policy.version)
+        if key not in machines:
+            machines[key] = build_machine(policy)
+        return machines[key]
+
+    engine.copy = types.SimpleNamespace(deepcopy=clone_case)  # type: ignore[attr-defined]
+    engine.machine_for = machine_for  # type: ignore[attr-defined]
+
+
+def timed_verify(url: str, jobs: int) -> tuple[int, int, float]:
+    app = bootstrap(Settings(db_url=url), migrate=False)
+    started = time.perf_counter()
+    report = AuditService(app.engine, app.catalog).verify(jobs=jobs)
+    elapsed = time.perf_counter() - started
+    app.engine.dispose()
+    assert report.ok, report.summary_line()
+    return report.cases, report.events, elapsed
+
+
+def profile(url: str, n: int) -> str:
+    """Where one process spends its time verifying the first ``n`` cases."""
+    app = bootstrap(Settings(db_url=url), migrate=False)
+    audit = AuditService(app.engine, app.catalog)
+    with app.engine.connect() as c:
+        ids = case_ids(c)[:n]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for case_id in ids:
+        audit.verify(case_id)
+    profiler.disable()
+    app.engine.dispose()
+    out = StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    return out.getvalue()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", help="build (or reuse) the store at this SQLite path")
+    parser.add_argument("--profile", type=int, default=0, help="also profile verify of this many cases")
+    args = parser.parse_args()
+    configure_logging("WARNING")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(args.keep) if args.keep else Path(tmp) / "replay.db"
+        url = f"sqlite:///{path}"
+        if not path.exists():
+            started = time.perf_counter()
+            n_events = build(url, args.cases)
+            print(f"built {args.cases:,} cases, {n_events:,} events in {time.perf_counter() - started:.1f} s ({path})")
+        n_rows, bare_s = bare_read(url)
+        paged_s = paged_read(url)
+        n_cases, n_events, one_s = timed_verify(url, 1)
+        _, _, many_s = timed_verify(url, args.jobs)
+        bare_rate = n_rows / bare_s
+        print(
+            f"machine: {os.cpu_count()} cores; {n_cases:,} cases, {n_events:,} events ({n_events / n_cases:.1f} each)"
+        )
+        print(f"bare SELECT of the cases, events and deadlines rows: {bare_s:6.2f} s  {bare_rate:>10,.0f} events/s")
+        paged_rate = n_events / paged_s
+        print(f"verify's paged reads alone:                        {paged_s:6.2f} s  {paged_rate:>10,.0f} events/s")
+        for label, seconds in (("verify, 1 process:", one_s), (f"verify, {args.jobs} processes:", many_s)):
+            rate = n_events / seconds
+            print(f"{label:<51}{seconds:6.2f} s  {rate:>10,.0f} events/s  ratio to bare read {rate / bare_rate:.3f}")
+        print("targets: >= 50,000 events/s and >= 0.3 of the bare read rate")
+        apply_proposal()
+        _, _, proposed_s = timed_verify(url, 1)
+        rate = n_events / proposed_s
+        print(
+            f"{'proposal (evolve without deepcopy), 1 process:':<51}{proposed_s:6.2f} s  {rate:>10,.0f} events/s"
+            f"  ratio to bare read {rate / bare_rate:.3f}"
+        )
+        if args.profile:
+            print(profile(url, args.profile))
+
+
+if __name__ == "__main__":
+    main()

@@ -50,20 +50,32 @@ def instant_text(instant: datetime) -> str:
     """An aware instant in the canonical form: UTC, microseconds, ``Z``."""
     if instant.tzinfo is None:
         raise ValueError("a naive datetime has no canonical form")
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _plain(value: Any) -> bool:
-    """True when ``json.dumps`` writes ``value`` exactly as RFC 8785 does."""
-    if value is None or isinstance(value, str | bool):
+    """True when ``json.dumps`` writes ``value`` exactly as RFC 8785 does (subclasses take the slow path).
+
+    Loops, not ``all()`` over generators: this runs for every event verified.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return True
-    if isinstance(value, int):
+    if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    if isinstance(value, dict):
-        # JCS sorts keys by UTF-16 code units; Python by code points: the same for ASCII keys (our field names)
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
+    if kind is dict:
+        for key, item in value.items():  # noqa: SIM110
+            # JCS sorts keys by UTF-16 code units, Python by code points: the same for ASCII keys (field names)
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # noqa: SIM110
+            if not _plain(item):
+                return False
+        return True
     return False  # floats (ECMAScript number formatting) and anything exotic
 
 

@@ -40,7 +40,7 @@ def case_diagram(policy: Policy, case: Case, records: Sequence[EventRecord]) -> 
     base = policy_diagram(policy)
     arrows = list(base.arrows)
     steps: dict[tuple[int, str], list[int]] = {}
-    breached: set[tuple[int, str]] = set()
+    breached: dict[tuple[int, str], list[str]] = {}
     for record in records:
         index = _find(arrows, record)
         if index is None:  # not drawn (a timer loop with nothing listed): draw it now, so no step is lost
@@ -52,7 +52,7 @@ def case_diagram(policy: Policy, case: Case, records: Sequence[EventRecord]) -> 
         key = _key(record)
         steps.setdefault((index, key), []).append(record.seq)
         if record.name == DEADLINE_PASSED and key not in WINDOWS:
-            breached.add((index, key))
+            breached.setdefault((index, key), []).append(str(record.data.get("due", "")))
     for (index, key), seqs in steps.items():
         arrow = arrows[index]
         mark = ",".join(map(str, seqs))
@@ -62,7 +62,9 @@ def case_diagram(policy: Policy, case: Case, records: Sequence[EventRecord]) -> 
             lines.append(Line(timer_name(key), "timer", key))
             hit = len(lines) - 1
         alert = (index, key) in breached
-        text = lines[hit].text + (" BREACHED" if alert else "")
+        text = lines[hit].text
+        if alert:
+            text = text.removesuffix(" \u00b7 breach") + f" \u00b7 BREACHED (due {', '.join(breached[(index, key)])})"
         lines[hit] = replace(lines[hit], text=text, mark=f"[{mark}]", alert=alert)
         arrows[index] = replace(arrow, lines=tuple(lines), color=PATH_COLOR, width=2.5)
     visited = {r.state_before for r in records} | {r.state_after for r in records}

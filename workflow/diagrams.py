@@ -259,6 +259,8 @@ def to_dot(diagram: Diagram) -> str:
             continue  # drawn inside the state's box
         label = _compartment(list(arrow.lines)) if arrow.source != arrow.target else ""  # a loop's words are inside
         attrs = [_STYLE_DOT[arrow.style], f"label=<{label}>"]
+        if arrow.source == arrow.target and STAGE_OF_STATE.get(arrow.source) == "extended":
+            attrs.append("tailport=s, headport=s")  # below the box: the extend arrow comes in from above
         if arrow.color:
             attrs.append(f'color="{arrow.color}"')
         if arrow.width != 1.0:
@@ -298,29 +300,64 @@ def _mmd_line(line: Line) -> str:
     return text
 
 
+def _mmd_node(diagram: Diagram, state: str) -> str:
+    inside = [a for a in diagram.arrows if a.source == a.target == state]
+    rows = [f"<b>{_mmd(state)}</b>"]
+    events = [line for a in inside if a.style != TIMER for line in a.lines]
+    timers = [line for a in inside if a.style == TIMER for line in a.lines]
+    for lines in (events, timers):
+        if lines:
+            rows.append("\u2500" * 12)
+            rows.extend(_mmd_line(line) for line in lines)
+    return f'{state}["{"<br>".join(rows)}"]'
+
+
+def _mmd_group(diagram: Diagram, stage: str, members: list[str], indent: str, suffix: str = "") -> list[str]:
+    name = stage.replace(" ", "_").replace("-", "_") + (f"_{suffix}" if suffix else "") + "_group"
+    return [
+        f'{indent}subgraph {name}["{stage}"]',
+        f"{indent}  style {name} fill:{_STAGE_FILL[stage]},stroke:#b8b8b8",
+        *(f"{indent}  {_mmd_node(diagram, s)}" for s in members),
+    ]
+
+
 def to_mermaid(diagram: Diagram) -> str:
-    """A Mermaid flowchart (stateDiagram cannot join states of two composite states)."""
-    out = ["---", f"title: {_mmd(diagram.title)}", "---", "flowchart LR"]
+    """A Mermaid flowchart (stateDiagram cannot join states of two composite states, nor dash a transition)."""
+    out = ["---", f'title: "{_mmd(diagram.title)}"', "---", "flowchart LR"]
     if NEW in diagram.states:
         out.append(f'  {NEW}(("new"))')
     for stage in STAGES:
-        members = [s for s in diagram.states if STAGE_OF_STATE.get(s) == stage]
-        if not members:
+        if stage == "extended":
             continue
-        out.append(f'  subgraph {stage.replace(" ", "_").replace("-", "_")}_group["{stage}"]')
-        out.extend(f'    {state}["{state}"]' for state in members)
+        members = [s for s in diagram.states if STAGE_OF_STATE.get(s) == stage]
+        prefix = _PREFIX.get(stage, "-")
+        extended = [s for s in diagram.states if STAGE_OF_STATE.get(s) == "extended" and s.startswith(prefix)]
+        if not members and not extended:
+            continue
+        out.extend(_mmd_group(diagram, stage, members, "  "))
+        if extended:
+            out.extend(_mmd_group(diagram, "extended", extended, "    ", prefix))
+            out.append("    end")
         out.append("  end")
     styles: dict[str, list[int]] = {}
-    for index, arrow in enumerate(diagram.arrows):
-        label = "<br>".join(_mmd_line(line) for line in arrow.lines)
+    index = 0
+    for arrow in diagram.arrows:
+        if arrow.source == arrow.target and arrow.style != TIMER:
+            continue  # listed inside the state's box
+        if arrow.source == arrow.target:
+            label = _mmd_line(arrow.lines[0])  # the clocks are listed inside the box
+        else:
+            label = "<br>".join(_mmd_line(line) for line in arrow.lines)
         out.append(f'  {arrow.source} {_ARROW_MMD[arrow.style]}|"{label}"| {arrow.target}')
         style = _STYLE_MMD.get(arrow.style, "")
         if arrow.color:
-            style = f"stroke:{arrow.color},stroke-width:{max(arrow.width, 1.5):.1f}px" + (
-                ",stroke-dasharray:6 4" if arrow.style == TIMER else ""
-            )
+            dash = ",stroke-dasharray:6 4" if arrow.style == TIMER else ""
+            style = f"stroke:{arrow.color},stroke-width:{max(arrow.width, 1.5):.1f}px{dash}"
+        elif arrow.width != 1.0:
+            style = (style + "," if style else "") + f"stroke-width:{arrow.width:.1f}px"
         if style:
             styles.setdefault(style, []).append(index)
+        index += 1
     if diagram.legend:
         out.append('  legend["' + "<br>".join(_mmd(t) for t in diagram.legend) + '"]')
     for style, indexes in styles.items():

@@ -23,7 +23,7 @@ def run(tmp: Path, *args: str, path: str | None = None) -> subprocess.CompletedP
 
 def test_policy_diagram_in_every_format(tmp_path: Path) -> None:
     mmd = run(tmp_path, "diagram", "--policy", "livin", "--format", "mmd")
-    assert mmd.returncode == 0 and mmd.stdout.startswith(b"---\ntitle: livin@1")
+    assert mmd.returncode == 0 and mmd.stdout.startswith(b'---\ntitle: "livin@1')
     dot = run(tmp_path, "diagram", "--policy", "b3living@1", "--format", "dot")
     assert dot.stdout.startswith(b'digraph "b3living@1"')
     for fmt, magic in (("svg", b"<?xml"), ("png", b"\x89PNG")):

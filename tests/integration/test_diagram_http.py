@@ -39,7 +39,7 @@ def test_an_analyst_gets_every_diagram(client) -> None:
     old = _get(http, tokens["analyst"], "/policies/b3living/diagram.svg", version="1")
     assert old.status_code == 200 and b"stage_0" in old.content
     mmd = _get(http, tokens["analyst"], "/policies/b3living@2/diagram.mmd")
-    assert mmd.status_code == 200 and mmd.text.startswith("---\ntitle: b3living@2")
+    assert mmd.status_code == 200 and mmd.text.startswith('---\ntitle: "b3living@2')
     case = _get(http, tokens["analyst"], f"/cases/{case_id}/diagram.svg")
     assert case.status_code == 200 and b"BREACHED" in case.content  # the acknowledgement was missed
     flow = _get(http, tokens["analyst"], "/reports/flow.svg", policy="livin", since="2026-11-01", until="2026-11-30")

@@ -8,8 +8,12 @@ value is escaped: event data is whatever a back-office system sent.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from html import escape
 from typing import Any
+
+from workflow.calendar import LONDON
+from workflow.vocabulary import WINDOWS
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;margin:2rem;max-width:1200px}
@@ -23,20 +27,27 @@ border-radius:4px;padding:0 .3rem}
 .tag{display:inline-block;border-radius:10px;padding:0 .5rem;margin:.1rem .2rem .1rem 0;font-size:12px}
 .opened{background:#ddf4ff;color:#0550ae}.met{background:#dafbe1;color:#116329}.breach{background:#ffebe9;color:#a40e26}
 .passed{background:#fff8c5;color:#7d4e00}.other{background:#eaeef2;color:#424a53}
-.data{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;color:#424a53;white-space:pre-wrap;word-break:break-word}
+.data{font-size:12px;color:#424a53;word-break:break-word}.data b{font-weight:600;color:#57606a}
 .hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px;color:#8c959f}
 .note{color:#57606a;font-size:12px;margin-top:1.5rem}
 """
 
 
+def local_time(text: str) -> str:
+    """An ISO instant as a person in England reads it: local date and time, and the zone (GMT/BST)."""
+    return datetime.fromisoformat(text).astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z")
+
+
 def _change_words(change: dict[str, Any]) -> str:
     kind, due, status = change["kind"], change["due"], change["status"]
+    window = kind in WINDOWS
     if status == "opened":
-        return f"opened {kind} due {due} ({change['working_days_allowed']} WD allowed)"
+        return f"opened {kind} due {due}" + ("" if window else f" ({change['working_days_allowed']} WD away)")
     if status == "met":
-        return f"met {kind} due {due}: {change['working_days_taken']} of {change['working_days_allowed']} WD"
+        taken, allowed = change["working_days_taken"], change["working_days_allowed"]
+        return f"met {kind} due {due}" + ("" if window else f": {taken} WD taken of {allowed} WD")
     if status == "passed":
-        return f"{'BREACHED' if change['breach'] else 'passed (window)'} {kind} due {due}"
+        return f"BREACHED {kind} due {due}" if change["breach"] else f"window passed: {kind} due {due}"
     return f"{status} {kind} due {due}"
 
 
@@ -54,7 +65,7 @@ def timeline_text(view: dict[str, Any]) -> str:
         back = "  (back-dated)" if e["recorded_at"] != e["occurred_at"] and e["name"] != "deadline_passed" else ""
         lines.append(
             f"{e['seq']:>3} {e['name']:<20} {e['state_before']} -> {e['state_after']}  by {e['actor']}"
-            f"\n      occurred {e['occurred_at']}  recorded {e['recorded_at']}{back}"
+            f"\n      occurred {local_time(e['occurred_at'])}  recorded {local_time(e['recorded_at'])}{back}"
         )
         if e["data"] and e["name"] != "deadline_passed":
             lines.append(f"      data {json.dumps(e['data'], ensure_ascii=False)}")
@@ -88,12 +99,22 @@ def timeline_html(view: dict[str, Any]) -> str:
     for e in view["events"]:
         timer = e["name"] == "deadline_passed"
         back = e["recorded_at"] != e["occurred_at"] and not timer
-        data = "" if timer or not e["data"] else escape(json.dumps(e["data"], ensure_ascii=False, indent=1))
+        data = (
+            ""
+            if timer
+            else "<br>".join(
+                f"<b>{escape(str(k))}</b>: {escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))}"
+                for k, v in e["data"].items()
+            )
+        )
         changes = "".join(_tag(c) for c in [*e["closed"], *e["opened"]])
+        recorded = (
+            "recorded at once" if e["recorded_at"] == e["occurred_at"] else f"recorded {local_time(e['recorded_at'])}"
+        )
         rows.append(
             f'<tr class="{"timer" if timer else "event"}"><td class="seq">{e["seq"]}</td>'
             f'<td><strong>{escape(e["name"])}</strong><br><span class="meta">by {escape(e["actor"])}</span></td>'
-            f'<td>{escape(e["occurred_at"])}<br><span class="meta">recorded {escape(e["recorded_at"])}'
+            f'<td>{escape(local_time(e["occurred_at"]))}<br><span class="meta">{escape(recorded)}'
             f"{' (back-dated)' if back else ''}</span></td>"
             f'<td><span class="state">{escape(e["state_before"])}</span> &rarr; '
             f'<span class="state">{escape(e["state_after"])}</span></td>'
@@ -117,9 +138,10 @@ def timeline_html(view: dict[str, Any]) -> str:
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<p class="note">Dates are local to England (Europe/London); instants are UTC. WD = working days, counted from the
-local date of the event that opened the deadline. Refused events are not stored: a refusal changes nothing.
-Each event's hash is SHA-256 over its canonical JSON (RFC 8785) including the previous event's hash.</p>
+<p class="note">Times are local to England (Europe/London, GMT or BST). WD = working days (England and Wales),
+counted from the local date of the event that opened the deadline.
+Refused events are not stored: a refusal changes nothing. Each event's hash is SHA-256 over its canonical
+JSON (RFC 8785) including the previous event's hash.</p>
 </body></html>
 """
 

@@ -81,7 +81,8 @@ def insert(connection: sa.Connection, key: str, request_hash: str, status_code: 
         statement = sqlite.insert(idempotency_keys).values(values).on_conflict_do_nothing()
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database {dialect}")
-    return connection.execute(statement).rowcount == 1
+    # RETURNING says whether a row went in (rowcount is not reliable for ON CONFLICT on every driver)
+    return connection.execute(statement.returning(idempotency_keys.c.key)).first() is not None
 
 
 def store(engine: sa.Engine, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> None:

@@ -68,6 +68,9 @@ def create_app(app: App) -> FastAPI:
 
     @api.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400:  # a body that is not JSON (or not UTF-8): invalid data like any other
+            body = error_body("invalid_data", ["invalid_data"], f"invalid request: {err.detail}", {"body": err.detail})
+            return JSONResponse(body, status_code=422)
         code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
         return JSONResponse(error_body(code, [code], str(err.detail)), status_code=err.status_code, headers=err.headers)
 

@@ -17,6 +17,8 @@ from api.http.schemas import ErrorOut
 from storage.database import DatabaseUnavailable
 from workflow.errors import CaseNotFound, ComplaintsError, EventRefused, UnknownPolicy, VersionConflict
 
+_ERROR_SCHEMA: dict[str, Any] = ErrorOut.model_json_schema()
+
 # Location prefixes FastAPI puts before a field's name; the field is named without them.
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 
@@ -75,4 +77,9 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "invalid data: the field at fault is named (or an Idempotency-Key reused with another body)",
         503: "the database is unavailable",
     }
-    return {s: {"model": ErrorOut, "description": words.get(s, "error")} for s in statuses}
+    # The schema is given inline under application/json, not as a "model": FastAPI would file a model under
+    # the route's own media type, and routes that answer SVG or text answer their errors in JSON.
+    return {
+        s: {"description": words.get(s, "error"), "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+        for s in statuses
+    }

@@ -54,14 +54,14 @@ def start_serve(
 ) -> Served:
     port = free_port()
     env = {**os.environ, "COMPLAINTS_DB_URL": db_url, **(extra_env or {})}
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        [COMPLAINTS, "serve", "--host", "127.0.0.1", "--port", str(port), *(extra_args or [])],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [COMPLAINTS, "serve", "--host", "127.0.0.1", "--port", str(port), *(extra_args or [])],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     served = Served(process, f"http://127.0.0.1:{port}", log_path)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

@@ -40,6 +40,19 @@ class InvalidInstant(ComplaintsError):
     code = "invalid_data"
 
 
+class HistoryDoesNotReplay(ComplaintsError):
+    """The stored events do not fold (tampering or a bug): ``verify`` says where."""
+
+    code = "history_does_not_replay"
+
+
+def _refused(case_id: str, refusal: EventRefused) -> HistoryDoesNotReplay:
+    return HistoryDoesNotReplay(
+        f"case {case_id}: its stored history does not replay ({', '.join(refusal.reasons)}); "
+        f"run complaints verify --case {case_id}"
+    )
+
+
 def parse_instant(text: str | None, name: str) -> datetime | None:
     if text is None or text == "":
         return None
@@ -174,7 +187,10 @@ class AuditService:
         """The case as it stood: events that had occurred by ``as_of`` and been recorded by ``known_at``."""
         stored = self._stored(case_id)
         policy = self.catalog.get(stored.row.policy_id, stored.row.policy_version)
-        moment = replay_at(case_id, policy, self._records(stored), as_of, known_at)
+        try:
+            moment = replay_at(case_id, policy, self._records(stored), as_of, known_at)
+        except EventRefused as refusal:
+            raise _refused(case_id, refusal) from None
         return {
             **_case_view(moment.case),
             "as_of": as_of.isoformat() if as_of else None,
@@ -206,7 +222,10 @@ class AuditService:
         stored = self._stored(case_id)
         original = self.catalog.get(stored.row.policy_id, stored.row.policy_version)
         other = self.catalog.resolve(policy_ref)
-        result: WhatIf = what_if(case_id, original, other, self._records(stored), until)
+        try:
+            result: WhatIf = what_if(case_id, original, other, self._records(stored), until)
+        except EventRefused as refusal:  # the original side does not replay; the other side's refusals are caught
+            raise _refused(case_id, refusal) from None
         return {
             "case_id": case_id,
             "policy": original.ref,

@@ -110,6 +110,11 @@ def test_two_reordered_events_are_found(app: App, capsys: pytest.CaptureFixture[
     assert "case alpha seq 2: chain_broken: prev_hash does not match the hash of seq 1" in lines
     assert "case alpha seq 3: hash_mismatch: the event's content does not match its hash" in lines
     assert any(line.startswith("case alpha seq 3: replay_refused: acknowledge is refused on replay") for line in lines)
+    # the other audit views say so plainly, or show the store's own snapshot, marked unverified
+    assert main(["replay", "alpha"]) == 2
+    assert capsys.readouterr().err.startswith("error: history_does_not_replay: case alpha: its stored history")
+    assert main(["history", "alpha"]) == 0
+    assert "history: NOT VERIFIED" in capsys.readouterr().out
 
 
 def test_a_state_edited_in_the_cases_table_is_found(app: App, capsys: pytest.CaptureFixture[str]) -> None:

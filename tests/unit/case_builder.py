@@ -13,7 +13,7 @@ from typing import Any
 from workflow.case import Case
 from workflow.catalog import shipped
 from workflow.engine import apply, decide, due_deadlines, passing_data
-from workflow.history import new_case
+from workflow.history import EventRecord, new_case
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED
 
@@ -49,6 +49,7 @@ class Story:
         self.policy: Policy = shipped().resolve(ref)
         self.case: Case = new_case("case-1", self.policy)
         self.now = now
+        self.records: list[EventRecord] = []  # what the service would store, for replay
 
     # -- time -----------------------------------------------------------------------
 
@@ -66,16 +67,17 @@ class Story:
     def fire(self) -> Story:
         while due := due_deadlines(self.case, self.now):
             deadline = due[0]
+            data = passing_data(deadline)
             self.case = apply(
-                self.case,
-                self.policy,
-                DEADLINE_PASSED,
-                passing_data(deadline),
-                deadline.breach_at,
-                self.now,
-                from_client=False,
+                self.case, self.policy, DEADLINE_PASSED, data, deadline.breach_at, self.now, from_client=False
             )
+            self._record(DEADLINE_PASSED, data, deadline.breach_at)
         return self
+
+    def _record(self, name: str, data: dict[str, Any], occurred_at: datetime) -> None:
+        self.records.append(
+            EventRecord(self.case.id, self.case.version, name, dict(data), occurred_at, self.now, "test")
+        )
 
     # -- events ---------------------------------------------------------------------
 
@@ -83,6 +85,7 @@ class Story:
         self.now += timedelta(minutes=1)
         self.fire()
         self.case = apply(self.case, self.policy, event, data or {}, occurred_at or self.now, self.now)
+        self._record(event, data or {}, occurred_at or self.now)
         return self
 
     def reasons(self, event: str, data: dict[str, Any] | None = None, occurred_at: datetime | None = None) -> list[str]:

@@ -5,8 +5,8 @@ source), ``.mmd`` (Mermaid) and ``.svg`` (drawn by ``dot``), plus a README
 that embeds the Mermaid diagrams so they render on a code host. The freshness
 test compares ``.dot``, ``.mmd`` and the README byte for byte; an SVG carries
 the sha256 of the DOT it was drawn from, so a stale SVG fails on any Graphviz
-version, and its bytes are compared too when the local Graphviz is the one
-that drew it.
+version, and what it says (titles and texts, not the font-dependent
+coordinates) is compared too when the local Graphviz is the one that drew it.
 """
 
 from __future__ import annotations

@@ -13,11 +13,12 @@ from datetime import date, timedelta
 
 from storage.flow_queries import Cohort, case_count, state_changes, transition_counts
 from storage.unit_of_work import UnitOfWorkFactory
-from workflow.calendar import local_date, start_of_local_day
+from workflow.calendar import WorkingCalendar, local_date, start_of_local_day
 from workflow.catalog import Catalog
 from workflow.diagram_overlays import FlowStep, flow_diagram
 from workflow.diagrams import Diagram
-from workflow.errors import ComplaintsError
+from workflow.errors import ComplaintsError, UnknownPolicy
+from workflow.policy import Policy
 
 
 class BadPeriod(ComplaintsError):
@@ -54,6 +55,14 @@ def parse_day(text: str | None, name: str) -> date | None:
         raise BadPeriod(f"--{name} {text!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
+def _calendar(catalog: Catalog, chosen: Policy, version: int) -> WorkingCalendar:
+    """The calendar of the version a case ran under (a version no longer shipped counts with the chosen one's)."""
+    try:
+        return catalog.get(chosen.id, version).calendar
+    except UnknownPolicy:
+        return chosen.calendar
+
+
 def process_flow(
     uow: UnitOfWorkFactory, catalog: Catalog, policy_ref: str, since: date | None = None, until: date | None = None
 ) -> Flow:
@@ -79,7 +88,7 @@ def process_flow(
         for change in state_changes(unit.connection, cohort):
             if change.entered_at is None:
                 continue
-            calendar = catalog.get(policy_id, change.policy_version).calendar
+            calendar = _calendar(catalog, chosen, change.policy_version)
             days = calendar.working_days_between(local_date(change.entered_at), local_date(change.occurred_at))
             durations.setdefault((change.source, change.target, change.name), []).append(days)
     steps = []

@@ -134,8 +134,8 @@ def flow_diagram(name: str, title: str, steps: Iterable[FlowStep], cases: int, p
     for step in steps:
         if step.trigger == DEADLINE_PASSED and step.kind and step.kind not in WINDOWS:
             breaches[step.kind] = breaches.get(step.kind, 0) + step.count
-    legend = [f"{cases} cases received {period}"]
-    legend += [f"{timer_name(kind)}: {count} breaches" for kind, count in sorted(breaches.items())]
+    legend = [f"{cases} case{'' if cases == 1 else 's'} received {period}"]
+    legend += [f"{timer_name(kind)}: {n} breach{'' if n == 1 else 'es'}" for kind, n in sorted(breaches.items())]
     if not breaches:
         legend.append("no deadline breached")
     return Diagram(

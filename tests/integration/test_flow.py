@@ -58,7 +58,7 @@ def test_counts_medians_and_breaches(db_url: str, served) -> None:
     assert steps[("stage_1", "stage_1", "deadline_passed", "stage_1_response")].count == 1
     dot = to_dot(flow.diagram())
     assert "respond x3, median 2 WD" in dot
-    assert "stage 1 response: 1 breaches" in dot
+    assert "stage 1 response: 1 breach" in dot
     assert "penwidth=6.0" in dot  # the busiest arrow is the thickest
     assert "receive x4" in to_mermaid(flow.diagram())
     assert app.service.get_case(late)["breaches"] == ["stage_1_response"]

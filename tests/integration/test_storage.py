@@ -35,7 +35,9 @@ def app(db_url: str) -> Iterator[App]:
 
 def counts(app: App) -> tuple[int, int, int]:
     with app.engine.connect() as c:
-        return tuple(c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in (cases, events, deadlines))
+        return tuple(
+            c.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in (cases, events, deadlines)
+        )
 
 
 def test_open_case_writes_case_event_and_deadlines_together(app: App) -> None:

@@ -15,12 +15,13 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from storage.report_queries import S1_STATES, ReportQueries, as_date
-from workflow.calendar import local_date, start_of_local_day
+from storage.report_queries import S1_STATES, S2_STATES, ReportQueries, as_date
+from workflow.calendar import Duration, WorkingCalendar, local_date, start_of_local_day
 from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
 from workflow.errors import ComplaintsError, UnknownPolicy
@@ -68,8 +69,34 @@ def nearest_rank(counts: Iterable[tuple[int, int]], percent: float) -> int | Non
     return ordered[-1][0]
 
 
+@lru_cache(maxsize=65536)
+def add(calendar: WorkingCalendar, day: date, duration: Duration) -> date:
+    return calendar.add(day, duration)
+
+
 def share(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
+
+
+class WorkingDayCounts:
+    """Working days between many date pairs of one calendar, by prefix counts over the span they cover."""
+
+    def __init__(self, calendar: WorkingCalendar, days: Iterable[date]) -> None:
+        days = list(days)
+        self.calendar = calendar
+        self.first = min(days, default=date.today())
+        last = max(days, default=self.first)
+        self.counts = [0]
+        day = self.first
+        while day < last:
+            day += timedelta(days=1)
+            self.counts.append(self.counts[-1] + calendar.is_working_day(day))
+
+    def between(self, start: date, end: date) -> int:
+        """As ``WorkingCalendar.working_days_between``: after ``start``, up to and including ``end``."""
+        if end <= start:
+            return 0
+        return self.counts[(end - self.first).days] - self.counts[(start - self.first).days]
 
 
 class ReportService:
@@ -119,8 +146,8 @@ class ReportService:
             responses = self._responses(q, start, end)
             ack_pairs, respond_pairs = q.acknowledgement_days(start, end), q.response_days(start, end)
             breaches = {row[0]: row[1] for row in q.breaches(start, end)}
-            extensions = {row[0]: row[1] for row in q.event_counts(start, end, "extend")}
-            referrals = sum(row[1] for row in q.event_counts(start, end, "refer_to_ombudsman"))
+            extensions = {row[0]: row[1] for row in q.event_counts(start, end, "extend", S1_STATES + S2_STATES)}
+            referrals = sum(row[1] for row in q.event_counts(start, end, "refer_to_ombudsman", ("closed",)))
             open_rows = q.open_cases(end)
         received: dict[int, int] = defaultdict(int)
         channels: dict[str, dict[str, int]] = defaultdict(dict)
@@ -157,18 +184,26 @@ class ReportService:
         chosen = self.catalog.resolve(policy)  # UnknownPolicy for a policy this service does not know
         return chosen.id, chosen.version if "@" in policy else None
 
-    def _calendar_of(self, policy_id: str, version: int) -> Any:
+    def _calendar_of(self, policy_id: str, version: int) -> WorkingCalendar:
         try:
             return self.catalog.get(policy_id, version).calendar
         except UnknownPolicy:
             return self.code.calendar  # a case under a policy this process lacks: England and Wales working days
 
+    def _counters(self, rows: list[tuple[str, int, date, date]]) -> dict[tuple[str, int], WorkingDayCounts]:
+        """One prefix count per policy calendar over the dates its rows use."""
+        spans: dict[tuple[str, int], list[date]] = defaultdict(list)
+        for pid, version, a, b in rows:
+            spans[(pid, version)] += [a, b]
+        return {key: WorkingDayCounts(self._calendar_of(*key), days) for key, days in spans.items()}
+
     def _spread(self, pairs: list[Any]) -> dict[str, Any]:
         """Median and 90th percentile of working days from the stage's start, per stage."""
+        rows = [(pid, v, stage, as_date(a), as_date(b), n) for pid, v, stage, a, b, n in pairs]
+        counters = self._counters([(pid, v, a, b) for pid, v, _, a, b, _ in rows])
         per_stage: dict[int, dict[int, int]] = {1: defaultdict(int), 2: defaultdict(int)}
-        for pid, version, stage, started, ended, n in pairs:
-            days = self._calendar_of(pid, version).working_days_between(as_date(started), as_date(ended))
-            per_stage[stage][days] += n
+        for pid, version, stage, started, ended, n in rows:
+            per_stage[stage][counters[(pid, version)].between(started, ended)] += n
         return {
             f"stage_{s}": {
                 "count": sum(values.values()),
@@ -179,9 +214,11 @@ class ReportService:
         }
 
     def _ages(self, rows: list[Any], last_day: date) -> dict[str, Any]:
+        parsed = [(pid, v, state, as_date(opened), n) for pid, v, state, opened, n in rows]
+        counters = self._counters([(pid, v, opened, last_day) for pid, v, _, opened, _ in parsed])
         by_state: dict[str, dict[str, int]] = defaultdict(lambda: {name: 0 for name, _ in AGE_BUCKETS})
-        for pid, version, state, opened, n in rows:
-            age = self._calendar_of(pid, version).working_days_between(as_date(opened), last_day)
+        for pid, version, state, opened, n in parsed:
+            age = counters[(pid, version)].between(opened, last_day)
             bucket = next(name for name, top in AGE_BUCKETS if age <= top)
             by_state[state][bucket] += n
         total = sum(sum(b.values()) for b in by_state.values())
@@ -193,14 +230,14 @@ class ReportService:
         totals = {1: [0, 0], 2: [0, 0]}
         code = self.code
         for row in q.responses(start, end):
-            on_time = int(row.on_time or 0)
+            on_time = row.responded - int(row.late or 0)
             try:
                 policy = self.catalog.get(row.policy_id, row.policy_version)
             except UnknownPolicy:
                 policy = None  # counted by its own stored dates
             if policy is not None:
                 base_ok = response_within_code(policy, code, row.stage)
-                if not base_ok or (row.on_time_extended and not extension_within_code(policy, code, row.stage)):
+                if not base_ok or not extension_within_code(policy, code, row.stage):
                     on_time -= self._late_by_code(q, start, end, policy, row.stage, extended_only=base_ok)
             totals[row.stage][0] += row.responded
             totals[row.stage][1] += on_time
@@ -231,10 +268,10 @@ class ReportService:
         ack_states = S1_STATES if stage == 1 else ("stage_2_requested",)
         first_ack = next((e for e in history if e.name == "acknowledge" and e.state_before in ack_states), None)
         if code.response_from == "acknowledgement":
-            anchor = local_date(first_ack.occurred_at) if first_ack else cal.add(started, code.acknowledgement)
+            anchor = local_date(first_ack.occurred_at) if first_ack else add(cal, started, code.acknowledgement)
         else:
             anchor = started
-        code_base = cal.add(anchor, code.response)
+        code_base = add(cal, anchor, code.response)
         original = met.original_due or met.due
         if not response_within_code(policy, self.code, stage):
             original = min(original, code_base)
@@ -244,4 +281,4 @@ class ReportService:
         cap = code.extension_cap
         if opener.data.get("good_reason") is True or cap is None:
             return met.due
-        return min(met.due, cal.add(original, cap))
+        return min(met.due, add(cal, original, cap))

@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PYTHON)
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/complaints scenario run --timeline ../shared/scenarios tests/scenarios
+	$(VENV)/bin/complaints serve
 
 test: $(STAMP)
 	$(PYTEST) -q

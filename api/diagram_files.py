@@ -32,8 +32,9 @@ How to read them:
 
 - **States** are grouped under the six stage names (stage 0, stage 1,
   extended, stage 2, closed, ombudsman-referred); in the SVGs an extended
-  state sits in an "extended" box inside its own stage. The black dot (`new`)
-  is the start: a case comes into being with `receive`.
+  state sits in a tinted box inside its own stage and carries the word
+  "extended" above its name. The black dot (`new`) is the start: a case comes
+  into being with `receive`.
 - **Solid arrows** are events a client sends, labelled with the conditions
   this policy checks (readable names of the guards; a guard the policy gives
   nothing to check, e.g. a role minimum the policy does not set, is left
@@ -41,17 +42,18 @@ How to read them:
   records.
 - **Events that keep the state** (`acknowledge` at stage 1, `add_issue`,
   `extend` while extended, `record_update`) are listed inside the state's box
-  (in Mermaid, on a loop).
-- **Dashed orange** is `deadline_passed`, written by the scheduler. Inside
-  each box, under `deadline_passed`, are the deadlines that can be running in
-  that state, with their lengths in the policy's words; `breach` marks an
-  obligation whose passing is recorded as a breach, `window` a customer's
-  window whose passing is not. A dashed arrow to another state is a deadline
-  whose passing moves the case (an escalation window closing the case, an
-  informal response moving it to stage 1). The machine accepts
-  `deadline_passed` in every open state; where no deadline of the policy can
-  be running (e.g. `stage_1_responded` without an escalation window) no loop
-  is drawn.
+  under its name, with their conditions, as UML lists internal transitions.
+- **Dashed orange** is `deadline_passed`, written by the scheduler. The
+  dashed orange box inside a state lists the deadlines that can be running
+  there, with their lengths in the policy's words: each passes without moving
+  the case (the timer's self-loop, drawn inside the box; in Mermaid a dashed
+  loop). `breach` marks an obligation whose passing is recorded as a breach,
+  `window` a customer's window whose passing is not. A dashed arrow to another
+  state is a deadline whose passing moves the case (an escalation window
+  closing the case, an informal response moving it to stage 1). The machine
+  accepts `deadline_passed` in every state but `new`; where no deadline of the
+  policy can be running (e.g. `stage_1_responded` without an escalation
+  window, `ombudsman_referred`) no box is drawn.
 - **Dotted grey arrows ending in a bar** are edges the machine has only so
   that a refusal has a precise reason: their guard can never pass under this
   policy ("always refused: ..."), e.g. `request_escalation` from `stage_1`

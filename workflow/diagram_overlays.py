@@ -101,7 +101,7 @@ class FlowStep:
 
 def _step_line(step: FlowStep) -> Line:
     if step.trigger == DEADLINE_PASSED and step.kind:
-        outcome = "window passed" if step.kind in WINDOWS else "breach"
+        outcome = "passed" if step.kind in WINDOWS else "breach"
         return Line(f"{timer_name(step.kind)} {outcome} x{step.count}", "timer", step.kind, alert=outcome == "breach")
     text = step.trigger
     if step.target == "closed" and step.source != "closed" and step.trigger in CLOSURE_BY_EVENT:

@@ -162,6 +162,7 @@ _STYLE_DOT = {
     REFUSED: 'style=dotted, color="#9a9a9a", fontcolor="#8a8a8a", arrowhead=tee',
 }
 _NODE_FILL = {"current": "#ffd54f", "visited": "#cfe3f7"}
+_TIMER_COLOR = "#c0620e"
 
 
 def _html(text: str) -> str:
@@ -192,14 +193,20 @@ def _compartment(lines: list[Line]) -> str:
 
 
 def _node_label(state: str, inside: list[Arrow]) -> str:
-    """The state's name, then its internal events and its running clocks (UML's internal transitions)."""
+    """The state's name, its internal events, and its clocks in a dashed box (the timer's self-loop, drawn inside)."""
     rows = [f'<TR><TD><FONT POINT-SIZE="13"><B>{_html(state)}</B></FONT></TD></TR>']
+    if STAGE_OF_STATE.get(state) == "extended":  # its group's name, inside: a cluster label would meet the extend arrow
+        rows.insert(0, '<TR><TD><FONT POINT-SIZE="11" COLOR="#8a6d3b"><B>extended</B></FONT></TD></TR>')
     events = [line for a in inside if a.style != TIMER for line in a.lines]
-    timers = [line for a in inside if a.style == TIMER for line in a.lines]
-    for lines in (events, timers):
-        if lines:
-            rows.append("<HR/>")
-            rows.append(f'<TR><TD ALIGN="LEFT" BALIGN="LEFT">{_compartment(lines)}</TD></TR>')
+    if events:
+        cell = '<TD BORDER="1" SIDES="T" ALIGN="LEFT" BALIGN="LEFT">'
+        rows.append(f"<TR>{cell}{_compartment(events)}</TD></TR>")
+    for arrow in (a for a in inside if a.style == TIMER):
+        color = arrow.color or _TIMER_COLOR
+        rows.append(
+            f'<TR><TD BORDER="1" STYLE="dashed" COLOR="{color}" CELLPADDING="4" ALIGN="LEFT" BALIGN="LEFT">'
+            f"{_compartment(list(arrow.lines))}</TD></TR>"
+        )
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="2">{"".join(rows)}</TABLE>>'
 
 
@@ -209,10 +216,11 @@ _PREFIX = {"stage 1": "stage_1", "stage 2": "stage_2"}
 def _cluster(diagram: Diagram, stage: str, members: list[str], indent: str, suffix: str = "") -> list[str]:
     """A stage's cluster, left open (the caller closes it, after any nested cluster)."""
     name = "cluster_" + stage.replace(" ", "_").replace("-", "_") + (f"_{suffix}" if suffix else "")
+    label = f"<<B>{_html(stage)}</B>>" if not suffix else '""'  # a nested "extended" box names itself inside
     out = [
         f"{indent}subgraph {name} {{",
-        f'{indent}  label=<<B>{_html(stage)}</B>>; style="rounded,filled"; color="#b8b8b8";'
-        f' fillcolor="{_STAGE_FILL[stage]}"; fontsize=13;' + (" labelloc=b;" if suffix else ""),
+        f'{indent}  label={label}; style="rounded,filled"; color="#b8b8b8";'
+        f' fillcolor="{_STAGE_FILL[stage]}"; fontsize=13;',
     ]
     for state in members:
         inside = [a for a in diagram.arrows if a.source == a.target == state]
@@ -255,12 +263,9 @@ def to_dot(diagram: Diagram) -> str:
         if base in diagram.states and extended in diagram.states:
             out.append(f"  {{rank=same; {_node_id(base)}; {_node_id(extended)};}}")
     for arrow in diagram.arrows:
-        if arrow.source == arrow.target and arrow.style != TIMER:
+        if arrow.source == arrow.target:
             continue  # drawn inside the state's box
-        label = _compartment(list(arrow.lines)) if arrow.source != arrow.target else ""  # a loop's words are inside
-        attrs = [_STYLE_DOT[arrow.style], f"label=<{label}>"]
-        if arrow.source == arrow.target and STAGE_OF_STATE.get(arrow.source) == "extended":
-            attrs.append("tailport=s, headport=s")  # below the box: the extend arrow comes in from above
+        attrs = [_STYLE_DOT[arrow.style], f"label=<{_compartment(list(arrow.lines))}>"]
         if arrow.color:
             attrs.append(f'color="{arrow.color}"')
         if arrow.width != 1.0:

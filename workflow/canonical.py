@@ -66,9 +66,11 @@ def _plain(value: Any) -> bool:
     if kind is int:
         return -_SAFE_INT <= value <= _SAFE_INT
     if kind is dict:
-        for key, item in value.items():  # noqa: SIM110
+        for key, item in value.items():
             # JCS sorts keys by UTF-16 code units, Python by code points: the same for ASCII keys (field names)
-            if type(key) is not str or not key.isascii() or not _plain(item):
+            if type(key) is not str or not key.isascii():
+                return False
+            if type(item) is not str and not _plain(item):  # strings inline: most values are
                 return False
         return True
     if kind is list or kind is tuple:
@@ -129,5 +131,6 @@ def event_hash(**fields: Any) -> str:
 
 
 def row_hash(row: Any) -> str:
-    """The hash an event row (anything with the ``HASHED_FIELDS`` attributes) should carry."""
-    return event_hash(**{name: getattr(row, name) for name in HASHED_FIELDS})
+    """The hash an event row (an SQLAlchemy row, or any mapping of ``HASHED_FIELDS``) should carry."""
+    mapping = getattr(row, "_mapping", row)
+    return event_hash(**{name: mapping[name] for name in HASHED_FIELDS})

@@ -9,7 +9,6 @@ that changed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -210,13 +209,20 @@ class CaseRepository:
         if not changes:
             return
         claims: list[dict[str, Any]] = []
-        claimed: list[Case] = []  # ``before`` with its claimed deadlines marked, so they are not written twice
+        new: list[dict[str, Any]] = []  # deadlines the passing opened (a provisional response, an update)
+        changed: list[dict[str, Any]] = []  # other status changes (a move that cancels)
         for before, after, _ in changes:
-            passed = {d.number: d.closed_seq for d in after.deadlines if d.status == PASSED}
-            mine = {d.number for d in before.deadlines if d.status == OPEN and d.number in passed}
-            claims += [{"c_case": after.id, "c_number": n, "c_seq": passed[n]} for n in sorted(mine)]
-            marked = [replace(d, status=PASSED) if d.number in mine else d for d in before.deadlines]
-            claimed.append(replace(before, deadlines=marked))
+            known = {d.number: d.status for d in before.deadlines}
+            for d in after.deadlines:
+                was = known.get(d.number)
+                if was is None:
+                    new.append(_deadline_row(after.id, d))
+                elif was == OPEN and d.status == PASSED:
+                    claims.append({"c_case": after.id, "c_number": d.number, "c_seq": d.closed_seq})
+                elif was != d.status:
+                    changed.append(
+                        {"b_case": after.id, "b_number": d.number, "b_status": d.status, "b_closed": d.closed_seq}
+                    )
         if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
             raise VersionConflict("a deadline of this batch was fired elsewhere")
         rows = [{**_case_row(a, now), "b_id": a.id, "b_version": b.version} for b, a, _ in changes]
@@ -225,8 +231,10 @@ class CaseRepository:
         event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
         link_many(self.connection, event_rows)  # the hash chain, one read for the batch (storage/hashing.py)
         self.connection.execute(sa.insert(events), event_rows)
-        for (_, after, _), before in zip(changes, claimed, strict=True):
-            self._write_deadlines(before, after)
+        if new:
+            self.connection.execute(sa.insert(deadlines), new)
+        if changed:
+            self.connection.execute(_DEADLINE_STATUS, changed)
 
     def list_cases(self, filters: Iterable[Any], limit: int, offset: int) -> list[Any]:
         query = sa.select(cases).where(*filters).order_by(cases.c.opened_at, cases.c.id).limit(limit).offset(offset)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from workflow.catalog import shipped
+from workflow.diagram_dot import to_dot
+from workflow.diagram_mermaid import to_mermaid
 from workflow.diagram_overlays import PATH_COLOR, case_diagram
-from workflow.diagrams import to_dot, to_mermaid
 from workflow.engine import apply, due_deadlines, passing_data
 from workflow.history import EventRecord, new_case
 from workflow.vocabulary import DEADLINE_PASSED, LETTER_FIELDS

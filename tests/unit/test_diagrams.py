@@ -7,8 +7,10 @@ import re
 import pytest
 
 from workflow.catalog import shipped
+from workflow.diagram_dot import to_dot
 from workflow.diagram_labels import running_timers
-from workflow.diagrams import EVENT, REFUSED, TIMER, policy_diagram, to_dot, to_mermaid
+from workflow.diagram_mermaid import to_mermaid
+from workflow.diagrams import EVENT, REFUSED, TIMER, policy_diagram
 from workflow.machine import machine_for
 from workflow.vocabulary import DEADLINE_PASSED, NEW
 

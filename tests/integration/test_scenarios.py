@@ -56,6 +56,7 @@ def _our_files() -> list[Path]:
 def test_every_scenario_passes_through_the_cli() -> None:
     result = complaints("scenario", "run", *_scenario_dirs())
     lines = result.stdout.strip().splitlines()
+    assert lines, result.stderr[-3000:]
     expected = len(_our_files()) + (len(list(SHARED.glob("*.toml"))) if SHARED.is_dir() else 0)
     failures = [line for line in lines if line.startswith("FAIL")]
     assert failures == []
@@ -119,6 +120,7 @@ def test_a_malformed_file_is_a_failure_naming_the_file(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text, encoding="utf-8")
     (tmp_path / "binary.toml").write_bytes(b"\xff\xfe\x00name")
     result = complaints("scenario", "run", str(tmp_path))
+    assert result.stdout.strip(), result.stderr[-3000:]
     lines = {line.split(":")[0]: line for line in result.stdout.strip().splitlines()[:-1]}
     assert lines.pop("PASS livin") == "PASS livin: a complaint is received"
     for name, (_, problem) in MALFORMED.items():

@@ -65,8 +65,9 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.Config(_with_timers(app, timers), host=args.host, port=args.port, access_log=False, log_level="info")
     )
     url = f"http://{args.host}:{args.port}"
+    database = app.engine.url.render_as_string(hide_password=True)
     print(
-        f"complaints: serving {url} (OpenAPI at {url}/docs) and the deadline timers on {settings.db_url}; "
+        f"complaints: serving {url} (OpenAPI at {url}/docs) and the deadline timers on {database}; "
         "get a token with: complaints token create --role admin --name me",
         flush=True,
     )

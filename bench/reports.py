@@ -197,6 +197,20 @@ def build_case(n: int, rng: random.Random) -> CaseWriter:
     return w
 
 
+def _extended(w: CaseWriter, d: dict[str, Any]) -> bool:
+    return w.events[d["opened_seq"] - 1]["name"] == "extend"
+
+
+def _original_due(w: CaseWriter, d: dict[str, Any]) -> str | None:
+    """A response date's due before any extension (the replaced date before it), as the engine keeps it."""
+    if not d["kind"].endswith("_response"):
+        return None
+    if not _extended(w, d):
+        return d["due"].isoformat()
+    earlier = [x for x in w.deadlines if x["kind"] == d["kind"] and x["number"] < d["number"]]
+    return earlier[-1]["due"].isoformat() if earlier else d["due"].isoformat()
+
+
 def case_row(w: CaseWriter) -> dict[str, Any]:
     first, last = w.events[0]["occurred_at"], w.events[-1]["occurred_at"]
     snapshot = {
@@ -205,7 +219,7 @@ def case_row(w: CaseWriter) -> dict[str, Any]:
         "deadlines": [
             {"number": d["number"], "kind": d["kind"], "due": d["due"].isoformat(), "stage": d["stage"],
              "opened_seq": d["opened_seq"], "status": d["status"], "closed_seq": d["closed_seq"],
-             "extended": d["opened_seq"] > 1 and w.events[d["opened_seq"] - 1]["name"] == "extend"}
+             "extended": _extended(w, d), "original_due": _original_due(w, d)}
             for d in w.deadlines
         ],
     }  # fmt: skip

@@ -223,9 +223,7 @@ class ReportQueries:
         )
         if extended_only:
             o = events.alias("o")
-            query = query.where(
-                _exists(o.c.case_id == e.c.case_id, o.c.seq == m.c.opened_seq, o.c.name == "extend")
-            )
+            query = query.where(_exists(o.c.case_id == e.c.case_id, o.c.seq == m.c.opened_seq, o.c.name == "extend"))
         return self._rows(query)
 
     def snapshots(self, case_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

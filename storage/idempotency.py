@@ -62,27 +62,29 @@ def fingerprint(*parts: str | bytes) -> str:
     return digest.hexdigest()
 
 
+# Built once: a command's cost is its round trips, not building statements.
+_LOOKUP = sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
+    idempotency_keys.c.key == sa.bindparam("key")
+)
+_INSERT = {
+    # RETURNING says whether a row went in (rowcount is not reliable for ON CONFLICT on every driver)
+    "postgresql": postgresql.insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key),
+    "sqlite": sqlite.insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key),
+}
+
+
 def lookup(connection: sa.Connection, key: str) -> StoredResponse | None:
-    row = connection.execute(
-        sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.status_code, idempotency_keys.c.response).where(
-            idempotency_keys.c.key == key
-        )
-    ).first()
+    row = connection.execute(_LOOKUP, {"key": key}).first()
     return StoredResponse(row.request_hash, row.status_code, row.response) if row is not None else None
 
 
 def insert(connection: sa.Connection, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> bool:
     """Store the answer for ``key``; False (and nothing written) when the key is already stored."""
+    statement = _INSERT.get(connection.dialect.name)
+    if statement is None:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {connection.dialect.name}")
     values = {"key": key, "request_hash": request_hash, "status_code": status_code, "response": body, "created_at": now}
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(idempotency_keys).values(values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite.insert(idempotency_keys).values(values).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database {dialect}")
-    # RETURNING says whether a row went in (rowcount is not reliable for ON CONFLICT on every driver)
-    return connection.execute(statement.returning(idempotency_keys.c.key)).first() is not None
+    return connection.execute(statement, values).first() is not None
 
 
 def store(engine: sa.Engine, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 
@@ -75,33 +77,54 @@ def revoke_token(engine: Engine, token_id: int) -> bool:
     return result.rowcount == 1
 
 
-def get_app(request: Request) -> App:
+async def get_app(request: Request) -> App:
     return request.app.state.complaints
 
 
 # Declares the bearer scheme in the OpenAPI document (the "Authorize" button of /docs); we answer 401 ourselves.
 bearer = HTTPBearer(auto_error=False, description="a token from `complaints token create --role ROLE --name NAME`")
 
+# Known tokens are remembered for a few seconds (a revocation takes effect within TOKEN_CACHE_SECONDS), so a
+# request costs no token query; an unknown token is looked up every time.
+TOKEN_CACHE_SECONDS = 5.0
+_known: dict[tuple[int, str], tuple[Caller, float]] = {}
 
-def caller(credentials: HTTPAuthorizationCredentials | None = Depends(bearer), app: App = Depends(get_app)) -> Caller:
+
+def _lookup(engine: Engine, token_hash: str) -> Caller | None:
+    with engine.connect().execution_options(complaints_write=False) as connection:
+        row = connection.execute(
+            sa.select(api_tokens.c.name, api_tokens.c.role).where(
+                api_tokens.c.token_hash == token_hash, api_tokens.c.revoked == sa.false()
+            )
+        ).first()
+    return Caller(row.name, row.role) if row is not None else None
+
+
+async def caller(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), app: App = Depends(get_app)
+) -> Caller:
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise AuthError(401, "unauthorized", "send Authorization: Bearer <token> (complaints token create)")
-    with app.engine.connect() as connection:
-        row = connection.execute(
-            sa.select(api_tokens.c.name, api_tokens.c.role).where(
-                api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked == sa.false()
-            )
-        ).first()
-    if row is None:
+    key = (id(app.engine), hash_token(token))
+    now = time.monotonic()
+    known = _known.get(key)
+    if known is not None and known[1] > now:
+        return known[0]
+    who = await run_in_threadpool(_lookup, app.engine, key[1])
+    if who is None:
+        _known.pop(key, None)
         raise AuthError(401, "unauthorized", "unknown or revoked token")
-    return Caller(row.name, row.role)
+    if len(_known) > 10_000:
+        _known.clear()
+    _known[key] = (who, now + TOKEN_CACHE_SECONDS)
+    return who
 
 
 def require(*roles: str) -> Callable[..., Caller]:
     """A dependency admitting the given roles (and admin)."""
 
-    def check(who: Caller = Depends(caller)) -> Caller:
+    async def check(who: Caller = Depends(caller)) -> Caller:
         if who.role != "admin" and who.role not in roles:
             raise AuthError(403, "forbidden", f"role {who.role} may not do this (needs {' or '.join(roles)})")
         return who

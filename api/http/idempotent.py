@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from api.bootstrap import App
 from api.http.deps import Caller
 from api.http.errors import domain_error, error_body
+from api.http.offload import write
 from storage import idempotency
 from storage.idempotency import IdempotencyGuard, KeyTaken, StoredResponse
 from workflow.errors import EventRefused
@@ -30,6 +31,11 @@ REPLAYED = "Idempotent-Replayed"
 
 Command = Callable[[IdempotencyGuard | None], dict[str, Any]]
 Headers = Callable[[dict[str, Any]], dict[str, str]]
+
+
+def _store_refusal(app: App, key: str, request_hash: str, status: int, body: Any, now: Any) -> StoredResponse | None:
+    idempotency.store(app.engine, key, request_hash, status, body, now)
+    return idempotency.find(app.engine, key)
 
 
 def request_fingerprint(method: str, path: str, body: Any, if_match: str | None = None) -> str:
@@ -50,7 +56,7 @@ def _replay(stored: StoredResponse, request_hash: str, headers: Headers) -> JSON
     return JSONResponse(stored.body, status_code=stored.status_code, headers={**extra, REPLAYED: "true"})
 
 
-def run_once(
+async def run_once(
     app: App,
     who: Caller,
     key: str | None,
@@ -61,21 +67,18 @@ def run_once(
 ) -> JSONResponse:
     """Run ``command`` (given the guard to run inside its transaction) unless ``key`` already has an answer."""
     if key is None:
-        view = command(None)
+        view = await write(app, lambda: command(None))
         return JSONResponse(view, status_code=status_code, headers=headers(view))
     scoped = idempotency.scoped_key(who.name, key)
-    stored = idempotency.find(app.engine, scoped)
-    if stored is not None:  # a plain retry: no write transaction at all
-        return _replay(stored, request_hash, headers)
     guard = IdempotencyGuard(scoped, request_hash, status_code, app.clock.now())
     try:
-        view = command(guard)
+        view = await write(app, lambda: command(guard))
     except KeyTaken as taken:  # a concurrent request with this key wrote first
         return _replay(taken.stored, request_hash, headers)
     except EventRefused as refusal:
         status, body = domain_error(refusal)
-        idempotency.store(app.engine, scoped, request_hash, status, body, app.clock.now())
-        first = idempotency.find(app.engine, scoped)
+        now = app.clock.now()
+        first = await write(app, lambda: _store_refusal(app, scoped, request_hash, status, body, now))
         if first is None or (first.request_hash == request_hash and first.body == body):
             raise
         return _replay(first, request_hash, headers)  # another request's answer got there first

@@ -18,6 +18,7 @@ from api.bootstrap import App
 from api.http.deps import Caller, get_app, require
 from api.http.errors import documented
 from api.http.idempotent import HEADER, request_fingerprint, run_once
+from api.http.offload import off_loop
 from api.http.schemas import (
     EARLIEST,
     LATEST,
@@ -88,7 +89,7 @@ def _case_headers(view: dict[str, Any]) -> dict[str, str]:
     responses=documented(401, 403, 404, 409, 422),
     summary="Open a case (the receive event)",
 )
-def open_case(
+async def open_case(
     body: OpenCase,
     request: Request,
     idempotency_key: KeyHeader = None,
@@ -100,7 +101,7 @@ def open_case(
     def command(guard: IdempotencyGuard | None) -> dict[str, Any]:
         return app.service.open_case(body.policy, body.data, body.occurred_at, who.name, hook=guard)
 
-    return run_once(app, who, idempotency_key, fingerprint, 201, command, _case_headers)
+    return await run_once(app, who, idempotency_key, fingerprint, 201, command, _case_headers)
 
 
 @router.get(
@@ -109,7 +110,7 @@ def open_case(
     responses=documented(401, 403, 404, 422),
     summary="Find cases (filters combine; oldest opening first)",
 )
-def list_cases(
+async def list_cases(
     state: Literal[STATES] | None = Query(None, description="the case's state now"),  # type: ignore[valid-type]
     policy: str | None = Query(None, pattern=POLICY_REF, description="policy id, or id@version"),
     breached: bool | None = Query(None, description="true: at least one breach; false: none"),
@@ -134,7 +135,7 @@ def list_cases(
         opened_from=_instant("opened_from", opened_from),
         opened_to=_instant("opened_before", opened_before),
     )
-    page = app.service.find_cases(query, limit, offset)
+    page = await off_loop(app, lambda: app.service.find_cases(query, limit, offset))
     following = offset + limit if offset + limit < page.total else None
     return {"items": page.items, "total": page.total, "limit": limit, "offset": offset, "next_offset": following}
 
@@ -155,8 +156,9 @@ def _instant(name: str, value: datetime | None) -> datetime | None:
     responses=documented(401, 403, 404),
     summary="A case: state, closure reason, open deadlines, breaches, version (also the ETag)",
 )
-def get_case(case_id: str, _who: Caller = Depends(READER), app: App = Depends(get_app)) -> JSONResponse:
-    view = app.service.get_case(_case_id(case_id))
+async def get_case(case_id: str, _who: Caller = Depends(READER), app: App = Depends(get_app)) -> JSONResponse:
+    case_id = _case_id(case_id)
+    view = await off_loop(app, lambda: app.service.get_case(case_id))
     return JSONResponse(view, headers=_case_headers(view))
 
 
@@ -166,7 +168,7 @@ def get_case(case_id: str, _who: Caller = Depends(READER), app: App = Depends(ge
     responses=documented(401, 403, 404, 409, 412, 422),
     summary="Fire an event on a case; answers the case after it",
 )
-def post_event(
+async def post_event(
     case_id: str,
     body: PostEvent,
     request: Request,
@@ -182,7 +184,7 @@ def post_event(
     def command(guard: IdempotencyGuard | None) -> dict[str, Any]:
         return app.service.apply(case_id, body.name, body.data, body.occurred_at, who.name, expected, hook=guard)
 
-    return run_once(app, who, idempotency_key, fingerprint, 200, command, _case_headers)
+    return await run_once(app, who, idempotency_key, fingerprint, 200, command, _case_headers)
 
 
 @router.get(
@@ -191,8 +193,9 @@ def post_event(
     responses=documented(401, 403, 404),
     summary="A case's history, oldest first (auditors)",
 )
-def history(case_id: str, _who: Caller = Depends(AUDITOR), app: App = Depends(get_app)) -> list[dict[str, Any]]:
-    records: list[EventRecord] = app.service.history(_case_id(case_id))
+async def history(case_id: str, _who: Caller = Depends(AUDITOR), app: App = Depends(get_app)) -> list[dict[str, Any]]:
+    case_id = _case_id(case_id)
+    records: list[EventRecord] = await off_loop(app, lambda: app.service.history(case_id))
     return [r.to_dict() for r in records]
 
 
@@ -202,5 +205,6 @@ def history(case_id: str, _who: Caller = Depends(AUDITOR), app: App = Depends(ge
     responses=documented(401, 403, 404),
     summary="Every event of the case's machine: allowed now or not, with the reason codes",
 )
-def allowed(case_id: str, _who: Caller = Depends(READER), app: App = Depends(get_app)) -> list[dict[str, Any]]:
-    return app.service.allowed(_case_id(case_id))
+async def allowed(case_id: str, _who: Caller = Depends(READER), app: App = Depends(get_app)) -> list[dict[str, Any]]:
+    case_id = _case_id(case_id)
+    return await off_loop(app, lambda: app.service.allowed(case_id))

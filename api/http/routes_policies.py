@@ -25,7 +25,7 @@ READER = require("automation", "analyst", "auditor")
     responses=documented(401, 403),
     summary="Every policy and version",
 )
-def list_policies(_who: Caller = Depends(READER), app: App = Depends(get_app)) -> list[dict[str, Any]]:
+async def list_policies(_who: Caller = Depends(READER), app: App = Depends(get_app)) -> list[dict[str, Any]]:
     out = []
     for policy in app.catalog.all():
         effective = policy.effective_from.isoformat() if policy.effective_from else None
@@ -48,7 +48,7 @@ def list_policies(_who: Caller = Depends(READER), app: App = Depends(get_app)) -
     responses=documented(401, 403, 404, 422),
     summary="One policy's rules: the newest version, or ?version=N (or id@N)",
 )
-def get_policy(
+async def get_policy(
     policy_id: str,
     version: int | None = Query(None, ge=1, le=1_000_000),
     _who: Caller = Depends(READER),

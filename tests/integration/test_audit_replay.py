@@ -62,7 +62,9 @@ def test_what_if_b3living_christmas_under_code_2024(tmp_path: Path) -> None:
     assert run_scenario(SHARED / "b3living_christmas.toml", make).passed
     (app,) = apps
     view = AuditService(app.engine, app.catalog).what_if("scenario", "code_2024")
+    same = AuditService(app.engine, app.catalog).what_if("scenario", "b3living@2")
     app.engine.dispose()
+    assert not same["differs"] and all(not s["differences"] for s in same["steps"])  # the policy against itself
     assert (view["policy"], view["what_if_policy"]) == ("b3living@2", "code_2024@1")
     steps = {(s["kind"], s["name"]): s for s in view["steps"]}
     assert [(s["kind"], s["name"], s["seq"]) for s in view["steps"]] == [

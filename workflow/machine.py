@@ -26,7 +26,7 @@ from transitions import EventData, Machine
 from workflow import guards as g
 from workflow.guards import EventContext, Guard
 from workflow.policy import Policy
-from workflow.vocabulary import NEW
+from workflow.vocabulary import NEW, STATES
 
 
 class Route:
@@ -164,19 +164,8 @@ def _goes_informal(ctx: EventContext) -> bool:
 
 
 def _states(policy: Policy) -> list[str]:
-    informal = ["stage_0"] if policy.informal is not None else []
-    return [
-        NEW,
-        *informal,
-        "stage_1",
-        "stage_1_extended",
-        "stage_1_responded",
-        "stage_2_requested",
-        "stage_2",
-        "stage_2_extended",
-        "closed",
-        "ombudsman_referred",
-    ]
+    """Every state of DOMAIN.md, less stage_0 where the policy has no informal stage."""
+    return [NEW, *(s for s in STATES if s != "stage_0" or policy.informal is not None)]
 
 
 @dataclass

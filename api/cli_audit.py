@@ -18,6 +18,7 @@ from typing import Any
 from api.bootstrap import App, bootstrap
 from api.cli import print_json
 from service.audit import AuditService, InvalidInstant, default_jobs, parse_instant
+from service.audit_checkpoint import Checkpoint
 from service.audit_render import replay_text, timeline_html, timeline_text, what_if_text
 
 EXIT_PROBLEMS = 1
@@ -27,6 +28,11 @@ def register(subparsers: Any) -> None:
     verify = subparsers.add_parser("verify", help="check hash chains and that replaying each case equals the store")
     verify.add_argument("--case", dest="case_id", help="one case (default: every case)")
     verify.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes for a whole store")
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="hold each case to what this file recorded, replay only what changed, then update it",
+    )
     verify.add_argument("--json", action="store_true", help="one JSON object instead of lines")
     verify.set_defaults(handler=_verify)
 
@@ -58,8 +64,12 @@ def _audit() -> Iterator[AuditService]:
 def _verify(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InvalidInstant("--jobs must be 1 or more")
+    checkpoint = Checkpoint.load(Path(args.checkpoint)) if args.checkpoint else None
     with _audit() as audit:
-        report = audit.verify(args.case_id, jobs=args.jobs)
+        report = audit.verify(args.case_id, jobs=args.jobs, checkpoint=checkpoint)
+    if checkpoint is not None:  # clean cases recorded anew; a case with problems keeps its old entry (the anchor)
+        checkpoint.cases.update(report.seen)
+        checkpoint.save(Path(args.checkpoint))
     if args.json:
         print_json(report.to_dict())
     else:

@@ -19,7 +19,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.audit_verify import Problem, verify_case
+from service.audit_checkpoint import Checkpoint, Seen
+from service.audit_verify import Problem, verify_against, verify_case
 from service.views import deadline_view
 from storage.audit_reads import StoredCase, case_ids, load_cases, load_range
 from storage.database import is_postgres, make_engine
@@ -70,6 +71,9 @@ class VerifyReport:
     cases: int = 0
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    replayed: int = 0  # cases replayed (the rest were unchanged since a checkpoint)
+    seen: dict[str, Seen] = field(default_factory=dict)  # what to record for each case that verified clean
+    checkpoint: bool = False  # whether a checkpoint was given
 
     @property
     def ok(self) -> bool:
@@ -79,9 +83,17 @@ class VerifyReport:
     def cases_with_problems(self) -> int:
         return len({p.case_id for p in self.problems})
 
+    def add(self, part: VerifyReport) -> None:
+        self.cases += part.cases
+        self.events += part.events
+        self.problems.extend(part.problems)
+        self.replayed += part.replayed
+        self.seen.update(part.seen)
+
     def summary_line(self) -> str:
         verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s) in {self.cases_with_problems} case(s)"
-        return f"verified {self.cases} case(s), {self.events} event(s): {verdict}"
+        replayed = f" ({self.replayed} replayed, the rest unchanged since the checkpoint)" if self.checkpoint else ""
+        return f"verified {self.cases} case(s), {self.events} event(s){replayed}: {verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +101,7 @@ class VerifyReport:
             "cases": self.cases,
             "events": self.events,
             "problems": [p.to_dict() for p in self.problems],
+            **({"replayed": self.replayed} if self.checkpoint else {}),
         }
 
 
@@ -100,29 +113,42 @@ def _read(engine: Engine) -> sa.Connection:
     return connection
 
 
-def _verify_pages(engine: Engine, catalog: Catalog, pages: list[tuple[str, str]]) -> VerifyReport:
+def _verify_stored(stored: list[StoredCase], catalog: Catalog, known: dict[str, Seen]) -> VerifyReport:
+    report = VerifyReport()
+    for case in stored:
+        problems, now, replayed = verify_against(case, catalog, known.get(case.id))
+        report.cases += 1
+        report.events += len(case.events)
+        report.replayed += replayed
+        report.problems.extend(problems)
+        if now is not None:
+            report.seen[case.id] = now
+    return report
+
+
+def _verify_pages(
+    engine: Engine, catalog: Catalog, pages: list[tuple[str, str]], known: dict[str, Seen]
+) -> VerifyReport:
     report = VerifyReport()
     with _read(engine) as connection:
         for first, last in pages:
             with connection.begin():
                 stored = load_range(connection, first, last)
-            for case in stored:
-                report.cases += 1
-                report.events += len(case.events)
-                report.problems.extend(verify_case(case, catalog))
+            report.add(_verify_stored(stored, catalog, known))
     return report
 
 
 _worker: dict[str, Any] = {}
 
 
-def _worker_start(url: str, catalog: Catalog) -> None:
+def _worker_start(url: str, catalog: Catalog, known: dict[str, Seen]) -> None:
     _worker["engine"] = make_engine(url)
     _worker["catalog"] = catalog
+    _worker["known"] = known
 
 
 def _worker_pages(pages: list[tuple[str, str]]) -> VerifyReport:
-    return _verify_pages(_worker["engine"], _worker["catalog"], pages)
+    return _verify_pages(_worker["engine"], _worker["catalog"], pages, _worker["known"])
 
 
 class AuditService:
@@ -133,22 +159,42 @@ class AuditService:
     # -- verify ------------------------------------------------------------------
 
     def verify(
-        self, case_id: str | None = None, jobs: int = 1, on_page: Callable[[VerifyReport], None] | None = None
+        self,
+        case_id: str | None = None,
+        jobs: int = 1,
+        checkpoint: Checkpoint | None = None,
+        on_page: Callable[[VerifyReport], None] | None = None,
     ) -> VerifyReport:
-        """The hash chain and replay-equals-store for one case (``CaseNotFound`` if absent) or all."""
+        """The hash chain and replay-equals-store for one case (``CaseNotFound`` if absent) or all.
+
+        With a ``checkpoint``, each case is also held to what it recorded, unchanged cases are not replayed,
+        and (whole store) a case it knows that is gone from the store is reported.
+        """
+        known = checkpoint.cases if checkpoint is not None else {}
         if case_id is not None:
-            stored = self._stored(case_id)
-            return VerifyReport(1, len(stored.events), verify_case(stored, self.catalog))
-        with _read(self.engine) as connection, connection.begin():
-            ids = case_ids(connection)
-        pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
-        jobs = max(1, min(jobs, len(pages)))
-        if jobs == 1:
-            return _verify_pages(self.engine, self.catalog, pages)
-        return self._verify_parallel(pages, jobs, on_page)
+            report = _verify_stored([self._stored(case_id)], self.catalog, known)
+        else:
+            with _read(self.engine) as connection, connection.begin():
+                ids = case_ids(connection)
+            pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
+            jobs = max(1, min(jobs, len(pages)))
+            if jobs == 1:
+                report = _verify_pages(self.engine, self.catalog, pages, known)
+            else:
+                report = self._verify_parallel(pages, jobs, known, on_page)
+            present = set(ids)
+            for gone in sorted(set(known) - present):
+                detail = "the checkpoint recorded this case; it is not in the store"
+                report.problems.append(Problem(gone, known[gone].version, "case_missing", detail))
+        report.checkpoint = checkpoint is not None
+        return report
 
     def _verify_parallel(
-        self, pages: list[tuple[str, str]], jobs: int, on_page: Callable[[VerifyReport], None] | None
+        self,
+        pages: list[tuple[str, str]],
+        jobs: int,
+        known: dict[str, Seen],
+        on_page: Callable[[VerifyReport], None] | None,
     ) -> VerifyReport:
         context = multiprocessing.get_context("spawn")  # fresh interpreters: no connection or thread crosses over
         url = self.engine.url.render_as_string(hide_password=False)
@@ -156,12 +202,10 @@ class AuditService:
         chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
         total = VerifyReport()
         with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_worker_start, initargs=(url, self.catalog)
+            jobs, mp_context=context, initializer=_worker_start, initargs=(url, self.catalog, known)
         ) as pool:
             for part in pool.map(_worker_pages, chunks):
-                total.cases += part.cases
-                total.events += part.events
-                total.problems.extend(part.problems)
+                total.add(part)
                 if on_page is not None:
                     on_page(part)
         return total

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from service.audit_checkpoint import Seen, seen
 from storage.audit_reads import StoredCase
 from storage.repository import record_from_row
 from workflow.canonical import GENESIS, row_hash
@@ -181,13 +182,34 @@ def _deadline_problems(
     return out
 
 
-def verify_case(stored: StoredCase, catalog: Catalog) -> list[Problem]:
-    """Every problem with one case (empty: chain intact, and replay equals the store)."""
-    problems = check_chain(stored)
-    case, replay_problems = replay_stored(stored, catalog)
-    problems.extend(replay_problems)
+def _replay_and_compare(stored: StoredCase, catalog: Catalog) -> list[Problem]:
+    case, problems = replay_stored(stored, catalog)
     if case is not None:
         problems.extend(compare_snapshot(stored, case))
     if not stored.events:
         problems.append(Problem(stored.id, None, "no_events", "the case has no events"))
     return problems
+
+
+def verify_case(stored: StoredCase, catalog: Catalog) -> list[Problem]:
+    """Every problem with one case (empty: chain intact, and replay equals the store)."""
+    return check_chain(stored) + _replay_and_compare(stored, catalog)
+
+
+def verify_against(stored: StoredCase, catalog: Catalog, known: Seen | None) -> tuple[list[Problem], Seen | None, bool]:
+    """``verify_case`` given what a checkpoint recorded: (problems, what to record now, whether it was replayed).
+
+    The chain is always re-hashed, and the event at the recorded version must still carry the recorded
+    head hash. A case whose head, version and stored state are all as recorded holds exactly what was
+    replayed and found equal last time, so it is not replayed again.
+    """
+    problems = check_chain(stored)
+    if known is not None:
+        at = next((row for row in stored.events if row.seq == known.version), None)
+        if at is None or at.hash != known.head_hash:
+            detail = f"event {known.version} is not the one the checkpoint recorded (hash {known.head_hash[:16]}...)"
+            problems.append(Problem(stored.id, known.version, "history_rewritten", detail))
+        if not problems and seen(stored) == known:
+            return problems, known, False
+    problems.extend(_replay_and_compare(stored, catalog))
+    return problems, (None if problems else seen(stored)), True

@@ -34,7 +34,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.bootstrap import Settings, bootstrap  # noqa: E402
-from service.audit import AuditService  # noqa: E402
+from service.audit import AuditService, VerifyReport  # noqa: E402
+from service.audit_checkpoint import Checkpoint  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
 from storage.audit_reads import case_ids, load_range  # noqa: E402
 from storage.database import make_engine  # noqa: E402
@@ -269,13 +270,13 @@ def apply_proposal(skip_transitions: bool = False) -> None:
     engine.machine_for = machine_for  # type: ignore[attr-defined]
 
 
-def timed_verify(url: str, jobs: int) -> tuple[int, int, Timer]:
+def timed_verify(url: str, jobs: int, checkpoint: Checkpoint | None = None) -> tuple[VerifyReport, Timer]:
     app = bootstrap(Settings(db_url=url), migrate=False)
     with Timer() as timer:
-        report = AuditService(app.engine, app.catalog).verify(jobs=jobs)
+        report = AuditService(app.engine, app.catalog).verify(jobs=jobs, checkpoint=checkpoint)
     app.engine.dispose()
     assert report.ok, report.summary_line()
-    return report.cases, report.events, timer
+    return report, timer
 
 
 def profile(url: str, n: int) -> str:
@@ -315,29 +316,30 @@ def main() -> None:
             building.rename(path)
             print(f"built {args.cases:,} cases, {n_events:,} events in {time.perf_counter() - started:.1f} s ({path})")
         n_rows, bare = bare_read(url)
-        paged = paged_read(url)
-        n_cases, n_events, one = timed_verify(url, 1)
-        _, _, many = timed_verify(url, args.jobs)
-        apply_proposal()
-        _, _, proposed = timed_verify(url, 1)
-        apply_proposal(skip_transitions=True)
-        _, _, decided = timed_verify(url, 1)
         load = os.getloadavg()[0]
-        print(f"machine: {os.cpu_count()} cores, load average {load:.1f}; {n_cases:,} cases, {n_events:,} events")
-        print(f"{'':<48}{'wall s':>8}{'events/s':>10}{'cpu s':>8}{'events/s':>10}{'ratio':>7}")
-        rows = [
-            ("bare SELECT of cases, events, deadlines", bare, True),
-            ("verify's paged reads alone", paged, True),
-            ("verify, 1 process", one, True),
-            (f"verify, {args.jobs} processes (wall only)", many, False),
-            ("proposal A (cheaper copy, machine by ref)", proposed, True),
-            ("proposal A + B (no second transitions pass)", decided, True),
-        ]
-        for label, timer, cpu in rows:
+        print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the start", flush=True)
+        print(f"{'':<52}{'wall s':>8}{'events/s':>10}{'cpu s':>8}{'events/s':>10}{'ratio':>7}", flush=True)
+
+        def row(label: str, timer: Timer, n_events: int, cpu: bool = True) -> None:
             wall_rate, cpu_rate = n_events / timer.wall, n_events / timer.cpu if cpu else 0.0
             ratio = (cpu_rate / (n_rows / bare.cpu)) if cpu else wall_rate / (n_rows / bare.wall)
             cpu_text = f"{timer.cpu:8.2f}{cpu_rate:>10,.0f}" if cpu else f"{'':>8}{'':>10}"
-            print(f"{label:<48}{timer.wall:8.2f}{wall_rate:>10,.0f}{cpu_text}{ratio:7.3f}")
+            print(f"{label:<52}{timer.wall:8.2f}{wall_rate:>10,.0f}{cpu_text}{ratio:7.3f}", flush=True)
+
+        row("bare SELECT of cases, events, deadlines", bare, n_rows)
+        row("verify's paged reads alone", paged_read(url), n_rows)
+        report, one = timed_verify(url, 1)
+        row(f"verify, 1 process ({report.cases:,} cases, {report.events:,} events)", one, report.events)
+        _, nightly = timed_verify(url, 1, Checkpoint(report.seen))
+        row("verify --checkpoint, nothing changed, 1 process", nightly, report.events)
+        _, many = timed_verify(url, args.jobs)
+        row(f"verify, {args.jobs} processes (wall only)", many, report.events, cpu=False)
+        _, many_nightly = timed_verify(url, args.jobs, Checkpoint(report.seen))
+        row(f"verify --checkpoint, nothing changed, {args.jobs} processes", many_nightly, report.events, cpu=False)
+        apply_proposal()
+        row("proposal A (cheaper copy, machine by ref), 1 process", timed_verify(url, 1)[1], report.events)
+        apply_proposal(skip_transitions=True)
+        row("proposal A + B (no second transitions pass)", timed_verify(url, 1)[1], report.events)
         print("ratio: events/s against the bare SELECT's rows/s (CPU time where given, else wall)")
         print("targets: >= 50,000 events/s and >= 0.3 of the bare read rate")
         if args.profile:

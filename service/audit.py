@@ -8,22 +8,18 @@ spread the pages over worker processes (each opens its own connections).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.audit_checkpoint import Checkpoint, Seen
-from service.audit_verify import Problem, verify_against, verify_case
+from service.audit_checkpoint import Checkpoint
+from service.audit_scan import VerifyReport, read_connection, verify_pages, verify_parallel, verify_stored
+from service.audit_verify import Problem, verify_case
 from service.views import deadline_view
-from storage.audit_reads import StoredCase, case_ids, load_cases, load_range
-from storage.database import is_postgres, make_engine
+from storage.audit_reads import StoredCase, case_ids, load_cases
 from storage.repository import record_from_row
 from workflow.case import Case
 from workflow.catalog import Catalog
@@ -66,91 +62,6 @@ def parse_instant(text: str | None, name: str) -> datetime | None:
     return instant
 
 
-@dataclass
-class VerifyReport:
-    cases: int = 0
-    events: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    replayed: int = 0  # cases replayed (the rest were unchanged since a checkpoint)
-    seen: dict[str, Seen] = field(default_factory=dict)  # what to record for each case that verified clean
-    checkpoint: bool = False  # whether a checkpoint was given
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def cases_with_problems(self) -> int:
-        return len({p.case_id for p in self.problems})
-
-    def add(self, part: VerifyReport) -> None:
-        self.cases += part.cases
-        self.events += part.events
-        self.problems.extend(part.problems)
-        self.replayed += part.replayed
-        self.seen.update(part.seen)
-
-    def summary_line(self) -> str:
-        verdict = "all hold" if self.ok else f"{len(self.problems)} problem(s) in {self.cases_with_problems} case(s)"
-        replayed = f" ({self.replayed} replayed, the rest unchanged since the checkpoint)" if self.checkpoint else ""
-        return f"verified {self.cases} case(s), {self.events} event(s){replayed}: {verdict}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "cases": self.cases,
-            "events": self.events,
-            "problems": [p.to_dict() for p in self.problems],
-            **({"replayed": self.replayed} if self.checkpoint else {}),
-        }
-
-
-def _read(engine: Engine) -> sa.Connection:
-    """A read-only connection whose statements see one snapshot per transaction."""
-    connection = engine.connect().execution_options(complaints_write=False)
-    if is_postgres(engine):
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
-    return connection
-
-
-def _verify_stored(stored: list[StoredCase], catalog: Catalog, known: dict[str, Seen]) -> VerifyReport:
-    report = VerifyReport()
-    for case in stored:
-        problems, now, replayed = verify_against(case, catalog, known.get(case.id))
-        report.cases += 1
-        report.events += len(case.events)
-        report.replayed += replayed
-        report.problems.extend(problems)
-        if now is not None:
-            report.seen[case.id] = now
-    return report
-
-
-def _verify_pages(
-    engine: Engine, catalog: Catalog, pages: list[tuple[str, str]], known: dict[str, Seen]
-) -> VerifyReport:
-    report = VerifyReport()
-    with _read(engine) as connection:
-        for first, last in pages:
-            with connection.begin():
-                stored = load_range(connection, first, last)
-            report.add(_verify_stored(stored, catalog, known))
-    return report
-
-
-_worker: dict[str, Any] = {}
-
-
-def _worker_start(url: str, catalog: Catalog, known: dict[str, Seen]) -> None:
-    _worker["engine"] = make_engine(url)
-    _worker["catalog"] = catalog
-    _worker["known"] = known
-
-
-def _worker_pages(pages: list[tuple[str, str]]) -> VerifyReport:
-    return _verify_pages(_worker["engine"], _worker["catalog"], pages, _worker["known"])
-
-
 class AuditService:
     def __init__(self, engine: Engine, catalog: Catalog) -> None:
         self.engine = engine
@@ -172,16 +83,16 @@ class AuditService:
         """
         known = checkpoint.cases if checkpoint is not None else {}
         if case_id is not None:
-            report = _verify_stored([self._stored(case_id)], self.catalog, known)
+            report = verify_stored([self._stored(case_id)], self.catalog, known)
         else:
-            with _read(self.engine) as connection, connection.begin():
+            with read_connection(self.engine) as connection, connection.begin():
                 ids = case_ids(connection)
             pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
             jobs = max(1, min(jobs, len(pages)))
             if jobs == 1:
-                report = _verify_pages(self.engine, self.catalog, pages, known)
+                report = verify_pages(self.engine, self.catalog, pages, known)
             else:
-                report = self._verify_parallel(pages, jobs, known, on_page)
+                report = verify_parallel(self.engine, self.catalog, pages, jobs, known, on_page)
             present = set(ids)
             for gone in sorted(set(known) - present):
                 detail = "the checkpoint recorded this case; it is not in the store"
@@ -189,31 +100,10 @@ class AuditService:
         report.checkpoint = checkpoint is not None
         return report
 
-    def _verify_parallel(
-        self,
-        pages: list[tuple[str, str]],
-        jobs: int,
-        known: dict[str, Seen],
-        on_page: Callable[[VerifyReport], None] | None,
-    ) -> VerifyReport:
-        context = multiprocessing.get_context("spawn")  # fresh interpreters: no connection or thread crosses over
-        url = self.engine.url.render_as_string(hide_password=False)
-        size = max(1, len(pages) // (jobs * 4))  # several chunks a worker, so none waits on a slow one
-        chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
-        total = VerifyReport()
-        with ProcessPoolExecutor(
-            jobs, mp_context=context, initializer=_worker_start, initargs=(url, self.catalog, known)
-        ) as pool:
-            for part in pool.map(_worker_pages, chunks):
-                total.add(part)
-                if on_page is not None:
-                    on_page(part)
-        return total
-
     # -- one case ----------------------------------------------------------------
 
     def _stored(self, case_id: str) -> StoredCase:
-        with _read(self.engine) as connection, connection.begin():
+        with read_connection(self.engine) as connection, connection.begin():
             found = load_cases(connection, [case_id])
         if not found:
             raise CaseNotFound(f"no case {case_id!r}")
@@ -297,8 +187,3 @@ def _case_view(case: Case) -> dict[str, Any]:
 
 def default_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
-
-
-def iter_lines(report: VerifyReport) -> Iterator[str]:
-    yield from (p.line() for p in report.problems)
-    yield report.summary_line()

@@ -68,7 +68,7 @@ REPORT_INDEXES = (
              events.c.case_id, events.c.seq, events.c.policy_id, events.c.policy_version),
     # a case's events in order with what open-case ages read: the state at an instant, index-only
     sa.Index("ix_events_case_history", events.c.case_id, events.c.seq, events.c.occurred_at, events.c.state_before,
-             events.c.state_after, events.c.name),
+             events.c.state_after, events.c.name, events.c.policy_id, events.c.policy_version),
     sa.Index("ix_cases_state_updated", cases.c.state, cases.c.updated_at, cases.c.opened_at, cases.c.policy_id,
              cases.c.policy_version),
     sa.Index("ix_cases_updated_opened", cases.c.updated_at, cases.c.opened_at),
@@ -129,7 +129,7 @@ class CaseWriter:
             row["status"], row["closed_seq"] = "met", seq_if_met()
 
 
-def build_case(n: int, rng: random.Random) -> CaseWriter:
+def build_case(n: int, rng: random.Random, received_at: datetime) -> CaseWriter:
     pick = rng.random()
     chosen = POLICIES[-1]
     for entry in POLICIES:
@@ -139,7 +139,7 @@ def build_case(n: int, rng: random.Random) -> CaseWriter:
             break
     policy_id, version = chosen[0], chosen[1]
     w = CaseWriter(f"c{n:08d}", policy_id, version)
-    t = START + timedelta(seconds=rng.randrange(SPAN_S))
+    t = received_at
     channel = rng.choice(CHANNELS)
     day = local_date(t)
     received = {"incident_date": (day - timedelta(days=10)).isoformat(), "channel": channel}
@@ -232,12 +232,14 @@ def case_row(w: CaseWriter) -> dict[str, Any]:
 
 
 def chunks(total: int, seed: int = 7) -> Iterator[tuple[list[dict], list[dict], list[dict]]]:
+    """Cases in the order they were received, each chunk's events in time order: an append-only log's layout."""
     rng = random.Random(seed)
+    receipts = sorted(START + timedelta(seconds=rng.randrange(SPAN_S)) for _ in range(total))
     for start in range(0, total, CHUNK):
-        built = [build_case(n, rng) for n in range(start, min(total, start + CHUNK))]
+        built = [build_case(n, rng, receipts[n]) for n in range(start, min(total, start + CHUNK))]
         yield (
             [case_row(w) for w in built],
-            [e for w in built for e in w.events],
+            sorted((e for w in built for e in w.events), key=lambda e: e["occurred_at"]),
             [d for w in built for d in w.deadlines],
         )
 

@@ -22,7 +22,6 @@ from sqlalchemy.engine import Engine
 
 from storage.report_queries import S1_STATES, S2_STATES, ReportQueries, as_date
 from workflow.calendar import Duration, WorkingCalendar, local_date, start_of_local_day
-from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
 from workflow.errors import ComplaintsError, UnknownPolicy
 from workflow.lint import LintResult, extension_within_code, lint, response_within_code
@@ -227,58 +226,42 @@ class ReportService:
     # -- CH02: responses within the Code's timescales ------------------------------------------
 
     def _responses(self, q: ReportQueries, start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
-        totals = {1: [0, 0], 2: [0, 0]}
+        """Per stage: (responses issued, responses within the Code's timescales)."""
+        counts = q.responses(start, end)
         code = self.code
-        for row in q.responses(start, end):
-            on_time = row.responded - int(row.late or 0)
-            try:
-                policy = self.catalog.get(row.policy_id, row.policy_version)
-            except UnknownPolicy:
-                policy = None  # counted by its own stored dates
-            if policy is not None:
-                base_ok = response_within_code(policy, code, row.stage)
-                if not base_ok or not extension_within_code(policy, code, row.stage):
-                    on_time -= self._late_by_code(q, start, end, policy, row.stage, extended_only=base_ok)
-            totals[row.stage][0] += row.responded
-            totals[row.stage][1] += on_time
-        return {s: (n, k) for s, (n, k) in totals.items()}
+        on_time = {stage: issued - late for stage, (issued, late) in counts.items()}
+        for policy in self.catalog.all():
+            if q.policy_id is not None and (policy.id, policy.version) != (q.policy_id, q.version or policy.version):
+                continue
+            for stage in (1, 2):
+                base_ok = response_within_code(policy, code, stage)
+                if counts[stage][0] and (not base_ok or not extension_within_code(policy, code, stage)):
+                    on_time[stage] -= self._late_by_code(q, start, end, policy, stage, extended_only=base_ok)
+        return {stage: (counts[stage][0], on_time[stage]) for stage in (1, 2)}
 
     def _late_by_code(
         self, q: ReportQueries, start: datetime, end: datetime, policy: Policy, stage: int, extended_only: bool
     ) -> int:
         """How many responses on time by the policy's own dates missed the Code's."""
         rows = q.on_time_responses(start, end, policy.id, policy.version, stage, extended_only)
-        checked = [r for r in rows if r.met_number is not None]
-        snapshots = q.snapshots([r.case_id for r in checked])
-        histories = q.histories([r.case_id for r in checked])
-        late = 0
-        for row in checked:
-            case = Case.from_dict(snapshots[row.case_id])
-            met = next(d for d in case.deadlines if d.number == row.met_number)
-            limit = self._code_limit(case, histories[row.case_id], policy, stage, met)
-            late += local_date(row.occurred_at) > limit
-        return late
+        return sum(1 for row in rows if row.met_due is not None and local_date(row.occurred_at) > self._code_limit(
+            policy, stage, row))  # fmt: skip
 
-    def _code_limit(self, case: Case, history: list[Any], policy: Policy, stage: int, met: Deadline) -> date:
-        """The last day the Code allows for this response, given the policy's date ``met``."""
+    def _code_limit(self, policy: Policy, stage: int, row: Any) -> date:
+        """The last day the Code allows for this response, given the policy's date it met."""
         code, cal = self.code.stage(stage), policy.calendar
-        by_seq = {e.seq: e for e in history}
-        ack = next(d for d in case.deadlines if d.kind == f"stage_{stage}_acknowledgement")
-        started = local_date(by_seq[ack.opened_seq].occurred_at)
-        ack_states = S1_STATES if stage == 1 else ("stage_2_requested",)
-        first_ack = next((e for e in history if e.name == "acknowledge" and e.state_before in ack_states), None)
+        started = local_date(row.started)
         if code.response_from == "acknowledgement":
-            anchor = local_date(first_ack.occurred_at) if first_ack else add(cal, started, code.acknowledgement)
+            first_ack = row.first_ack
+            anchor = local_date(first_ack) if first_ack else add(cal, started, code.acknowledgement)
         else:
             anchor = started
-        code_base = add(cal, anchor, code.response)
-        original = met.original_due or met.due
+        met_due = as_date(row.met_due)
+        original = as_date(row.original_due) if row.original_due is not None else met_due
         if not response_within_code(policy, self.code, stage):
-            original = min(original, code_base)
-        if not met.extended:
-            return min(met.due, original)
-        opener = by_seq[met.opened_seq]
-        cap = code.extension_cap
-        if opener.data.get("good_reason") is True or cap is None:
-            return met.due
-        return min(met.due, add(cal, original, cap))
+            original = min(original, add(cal, anchor, code.response))
+        if row.opener != "extend":
+            return min(met_due, original)
+        if (row.opener_data or {}).get("good_reason") is True or code.extension_cap is None:
+            return met_due
+        return min(met_due, add(cal, original, code.extension_cap))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from api.bootstrap import bootstrap
 from api.cli import print_json
+from storage.queries import CaseQuery
+from workflow.calendar import LONDON
 from workflow.errors import EventRefused
+from workflow.vocabulary import STATES
 
 
 def register(subparsers: Any) -> None:
@@ -20,6 +23,19 @@ def register(subparsers: Any) -> None:
     opened.add_argument("--policy", required=True, help="ID or ID@VERSION")
     _data_options(opened)
     opened.set_defaults(handler=_open)
+
+    listing = sub.add_parser("list", help="find cases (the filters of GET /cases), oldest opening first")
+    listing.add_argument("--state", choices=STATES)
+    listing.add_argument("--policy", help="ID or ID@VERSION")
+    breach = listing.add_mutually_exclusive_group()
+    breach.add_argument("--breached", dest="breached", action="store_const", const=True, help="at least one breach")
+    breach.add_argument("--not-breached", dest="breached", action="store_const", const=False, help="no breach")
+    listing.add_argument("--opened-from", metavar="INSTANT", help="opened at or after (a date is London midnight)")
+    listing.add_argument("--opened-before", metavar="INSTANT", help="opened before (same reading)")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_list)
 
     show = sub.add_parser("show", help="a case's state, deadlines and breaches")
     show.add_argument("case_id")
@@ -99,6 +115,47 @@ def _print_case(view: dict[str, Any], as_json: bool) -> None:
 def _open(args: argparse.Namespace) -> int:
     service = bootstrap().service
     _print_case(service.open_case(args.policy, _data(args), _occurred(args), args.actor), args.json)
+    return 0
+
+
+def _bound(name: str, text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise EventRefused(["invalid_data"], {name: f"{text!r} is not an ISO 8601 date or instant"}) from None
+    return (instant if instant.tzinfo else instant.replace(tzinfo=LONDON)).astimezone(UTC)
+
+
+def _list(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 500 or args.offset < 0:
+        raise EventRefused(["invalid_data"], {"limit": "1 to 500, and --offset at least 0"})
+    app = bootstrap()
+    policy_id = policy_version = None
+    if args.policy is not None:
+        chosen = app.catalog.resolve(args.policy)
+        policy_id, policy_version = chosen.id, (chosen.version if "@" in args.policy else None)
+    query = CaseQuery(
+        state=args.state,
+        policy_id=policy_id,
+        policy_version=policy_version,
+        breached=args.breached,
+        opened_from=_bound("opened_from", args.opened_from),
+        opened_to=_bound("opened_before", args.opened_before),
+    )
+    page = app.service.find_cases(query, args.limit, args.offset)
+    if args.json:
+        print_json({"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset})
+        return 0
+    for c in page.items:
+        closure = f" ({c['closure_reason']})" if c["closure_reason"] else ""
+        print(
+            f"{c['id']}  {c['policy']}@{c['policy_version']}  {c['state']}{closure}  v{c['version']}"
+            f"  opened {c['opened_at']}  breaches {c['breaches']}"
+        )
+    shown = f"{args.offset + 1}-{args.offset + len(page.items)}" if page.items else "none"
+    print(f"{shown} of {page.total}")
     return 0
 
 

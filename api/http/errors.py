@@ -39,7 +39,9 @@ def status_for(err: ComplaintsError) -> int:
 
 def domain_error(err: ComplaintsError) -> tuple[int, dict[str, Any]]:
     details = getattr(err, "details", None) or {}
-    return status_for(err), error_body(err.code, err.reasons, err.detail, details)
+    # Data that does not fit is `invalid_data` whether the schema or the domain found it (422 either way).
+    code = "invalid_data" if isinstance(err, EventRefused) and err.is_invalid_data else err.code
+    return status_for(err), error_body(code, err.reasons, err.detail, details)
 
 
 def unavailable(err: DatabaseUnavailable) -> tuple[int, dict[str, Any]]:

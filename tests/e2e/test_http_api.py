@@ -135,11 +135,11 @@ def test_refused_by_the_policy_is_409_with_every_reason_and_changes_nothing(api:
 
 def test_data_that_does_not_fit_is_422_naming_the_field(api: Api) -> None:
     no_date = api.call("POST", "/cases", "automation", json={"policy": "livin", "data": {"formal": True}})
-    assert "data.incident_date" in assert_error(no_date, 422, "event_refused", ["invalid_data"])["details"]
+    assert "data.incident_date" in assert_error(no_date, 422, "invalid_data", ["invalid_data"])["details"]
     case = api.open_case("livin")
-    wrong = assert_error(api.event(case["id"], "add_issue", {"colour": "red"}), 422, "event_refused")
+    wrong = assert_error(api.event(case["id"], "add_issue", {"colour": "red"}), 422, "invalid_data")
     assert "data.colour" in wrong["details"]
-    typed = assert_error(api.event(case["id"], "withdraw", {"summary": 5}), 422, "event_refused")
+    typed = assert_error(api.event(case["id"], "withdraw", {"summary": 5}), 422, "invalid_data")
     assert "data.summary" in typed["details"]
     unknown = assert_error(api.event(case["id"], "teleport"), 422, "unknown_event", ["unknown_event"])
     assert "teleport" in unknown["detail"]
@@ -188,7 +188,7 @@ def test_a_stale_if_match_is_412_and_changes_nothing(api: Api) -> None:
     assert api.call("GET", f"/cases/{case['id']}").json()["version"] == 2
     assert len(api.history(case["id"])) == 2
     malformed = api.event(case["id"], "add_issue", {"description": "c"}, headers={"If-Match": "two"})
-    assert "If-Match" in assert_error(malformed, 422, "event_refused", ["invalid_data"])["details"]
+    assert "If-Match" in assert_error(malformed, 422, "invalid_data", ["invalid_data"])["details"]
     anything = api.event(case["id"], "add_issue", {"description": "d"}, headers={"If-Match": "*"})
     assert anything.json()["version"] == 3
 
@@ -244,7 +244,7 @@ def test_a_token_made_by_an_admin_works_and_a_bad_request_for_one_is_422(api: Ap
     )
     assert opened.status_code == 201
     assert api.history(opened.json()["id"])[0]["actor"] == "crm"
-    assert_error(api.call("POST", "/tokens", json={"name": "x", "role": "root"}), 422, "event_refused")
+    assert_error(api.call("POST", "/tokens", json={"name": "x", "role": "root"}), 422, "invalid_data")
     assert_error(api.call("POST", "/tokens", json={"name": " ", "role": "analyst"}), 422, "invalid_data")
 
 

@@ -60,6 +60,9 @@ class DeadlineTimers:
         self._planned: dict[datetime, float] = {}  # breach instant -> when planned (time.monotonic)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        # Held while checking _stopping and touching APScheduler's job store: shutdown(wait=True) holds the
+        # store's lock while it waits for a running job, so a job must never reach the store after stop began.
+        self._jobs_lock = threading.Lock()
         # APScheduler reports through stdlib logging; our own lines say what fired and what failed.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         self._scheduler = BackgroundScheduler(
@@ -81,7 +84,8 @@ class DeadlineTimers:
 
     def stop(self) -> None:
         """Stop between batches: what has not fired stays open in the table and fires at the next start."""
-        self._stopping.set()
+        with self._jobs_lock:
+            self._stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
             self.log.info("timers_stopped")
@@ -153,15 +157,19 @@ class DeadlineTimers:
                 return
             self._planned[instant] = time.monotonic()
         run_at = max(wall_time(self.clock, instant), datetime.now(UTC))
-        self._scheduler.add_job(
-            self._wake, "date", run_date=run_at, args=[instant], id=_job_id(instant), replace_existing=True
-        )
+        with self._jobs_lock:
+            if self._stopping.is_set():
+                return
+            self._scheduler.add_job(
+                self._wake, "date", run_date=run_at, args=[instant], id=_job_id(instant), replace_existing=True
+            )
 
     def _unplan(self, instant: datetime) -> None:
         with self._lock:
             self._planned.pop(instant, None)
-        with contextlib.suppress(JobLookupError):  # it ran meanwhile
-            self._scheduler.remove_job(_job_id(instant))
+        with self._jobs_lock, contextlib.suppress(JobLookupError):  # JobLookupError: it ran meanwhile
+            if not self._stopping.is_set():
+                self._scheduler.remove_job(_job_id(instant))
 
 
 def _first_line(err: Any) -> str:

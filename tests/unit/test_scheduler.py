@@ -150,3 +150,23 @@ def test_stop_tells_a_running_fire_to_stop_between_batches(stopping: list[Deadli
     timers.stop()
     assert answers == [False]
     assert not timers.running
+
+
+def test_stop_while_a_sweep_is_replanning_does_not_deadlock() -> None:
+    """shutdown(wait=True) holds APScheduler's job-store lock while it waits for the running sweep;
+    a sweep that then drops a stale wake-up must not reach for that lock."""
+    in_upcoming = threading.Event()
+
+    def slow_upcoming(after: datetime, limit: int) -> list[datetime]:
+        in_upcoming.set()
+        time.sleep(0.5)  # stop() arrives now
+        return []  # so every planned wake-up is stale and the sweep unplans it
+
+    timers = DeadlineTimers(SystemClock(), sweep_seconds=3600)
+    timers.deadlines_changed([datetime.now(UTC) + timedelta(days=1)])
+    timers.start(Recorder(), slow_upcoming)
+    assert in_upcoming.wait(5)
+    stopper = threading.Thread(target=timers.stop, daemon=True)
+    stopper.start()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop() deadlocked with the running sweep"

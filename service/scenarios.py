@@ -25,6 +25,26 @@ _STEP = {"at", "event", "data", "occurred_at", "expect"}
 _EXPECT = {"state", "deadlines", "breaches", "closure_reason", "refused"}
 
 
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+_EXPECT_TYPES: dict[str, Callable[[Any], bool]] = {
+    "state": lambda v: isinstance(v, str),
+    "closure_reason": lambda v: isinstance(v, str),
+    "deadlines": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in (*v, *v.values())),
+    "breaches": _strings,
+    "refused": _strings,
+}
+_EXPECT_SHAPES = {
+    "state": "must be a string",
+    "closure_reason": "must be a string",
+    "deadlines": "must be a table of kind = \"YYYY-MM-DD\"",
+    "breaches": "must be a list of strings",
+    "refused": "must be a list of strings",
+}
+
+
 class Malformed(ValueError):
     pass
 
@@ -94,9 +114,14 @@ def load(path: Path) -> dict[str, Any]:
             raise Malformed(f"{where}: data must be a table")
         if ("data" in step or "occurred_at" in step) and "event" not in step:
             raise Malformed(f"{where}: data or occurred_at without an event")
+        if "event" in step and not isinstance(step["event"], str):
+            raise Malformed(f"{where}: event must be a string, got {step['event']!r}")
         expect = step.get("expect", {})
         if not isinstance(expect, dict) or set(expect) - _EXPECT:
             raise Malformed(f"{where}: expect may only hold {', '.join(sorted(_EXPECT))}")
+        for key, value in expect.items():
+            if not _EXPECT_TYPES[key](value):
+                raise Malformed(f"{where}: expect.{key} {_EXPECT_SHAPES[key]}, got {value!r}")
     return raw
 
 

@@ -111,6 +111,8 @@ MALFORMED = {
     "unknown_top.toml": ("owner = 'me'\n" + GOOD, "unknown key(s) owner"),
     "unknown_expect.toml": (GOOD.replace("[step.expect]", "[step.expectation]"), "unknown key(s) expectation"),
     "no_steps.toml": ('name = "x"\npolicy = "livin"\n', "no [[step]] given"),
+    "refused_text.toml": (GOOD.replace("[step.expect]", '[step.expect]\nrefused = "x"'), "expect.refused must be"),
+    "event_number.toml": (GOOD.replace('event = "receive"', "event = 5"), "event must be a string"),
 }
 
 

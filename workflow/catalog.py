@@ -49,7 +49,7 @@ class Catalog:
     def resolve(self, ref: str) -> Policy:
         """``id`` or ``id@version``."""
         policy_id, _, version = ref.partition("@")
-        if version and not version.isdigit():
+        if version and not (version.isascii() and version.isdigit()):
             raise UnknownPolicy(f"bad policy version in {ref!r}: expected id@N")
         return self.get(policy_id, int(version) if version else None)
 

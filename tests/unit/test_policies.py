@@ -391,3 +391,11 @@ def test_an_extra_folder_adds_a_version(tmp_path: Path) -> None:
     catalog = Catalog.from_dirs(POLICY_DIR, tmp_path)
     assert catalog.versions("livin") == [1, 2]
     assert catalog.resolve("livin").version == 2
+
+
+def test_a_policy_reference_with_a_non_ascii_digit_is_an_unknown_policy() -> None:
+    from workflow.catalog import shipped
+    from workflow.errors import UnknownPolicy
+
+    with pytest.raises(UnknownPolicy):
+        shipped().resolve("livin@²")

@@ -23,17 +23,6 @@ from workflow.machine import Edge
 from workflow.policy import Policy, StageRules
 from workflow.vocabulary import WINDOWS
 
-# Which closure_reason a move into ``closed`` records (DOMAIN.md, Events; workflow.effects._closure).
-CLOSURE_BY_EVENT: dict[str, str] = {
-    "resolve_informally": "resolved_informally",
-    "decline": "not_accepted",
-    "close": "stage_1_final",
-    "deadline_passed": "stage_1_final",
-    "refuse_escalation": "escalation_refused",
-    "respond": "final_response",
-    "withdraw": "withdrawn",
-}
-
 
 def _stage(edge: Edge) -> int:
     return 2 if edge.source.startswith("stage_2") else 1

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from workflow.case import PASSED, Case
-from workflow.diagram_labels import CLOSURE_BY_EVENT, timer_name
+from workflow.diagram_labels import timer_name
 from workflow.diagrams import EVENT, TIMER, Arrow, Diagram, Line, policy_diagram
 from workflow.history import EventRecord
 from workflow.policy import Policy
-from workflow.vocabulary import DEADLINE_PASSED, EVENTS, NEW, STATES, WINDOWS
+from workflow.vocabulary import CLOSURE_BY_EVENT, DEADLINE_PASSED, EVENTS, NEW, STATES, WINDOWS
 
 PATH_COLOR = "#1459b8"
 _ORDER = {name: i for i, name in enumerate((NEW, *STATES))}

@@ -27,10 +27,10 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from workflow.diagram_labels import CLOSURE_BY_EVENT, always_refused, guard_words, running_timers
+from workflow.diagram_labels import always_refused, guard_words, running_timers
 from workflow.machine import Edge, machine_for
 from workflow.policy import Policy
-from workflow.vocabulary import DEADLINE_PASSED, EVENTS, NEW, STAGE_OF_STATE, STATES
+from workflow.vocabulary import CLOSURE_BY_EVENT, DEADLINE_PASSED, EVENTS, NEW, STAGE_OF_STATE, STATES
 
 STAGES: tuple[str, ...] = ("stage 0", "stage 1", "extended", "stage 2", "closed", "ombudsman-referred")
 EVENT, TIMER, REFUSED = "event", "timer", "refused"

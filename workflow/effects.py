@@ -15,6 +15,7 @@ from workflow.case import CANCELLED, MET, OPEN, PASSED, REPLACED, Case, Deadline
 from workflow.data import parse_iso_date
 from workflow.guards import EventContext
 from workflow.machine import Edge
+from workflow.vocabulary import CLOSURE_BY_EVENT
 
 
 class Clocks:
@@ -151,15 +152,7 @@ def _closure(clocks: Clocks, ctx: EventContext, edge: Edge) -> None:
         case.closure_reason = None  # a late escalation clears the closure
     if edge.dest != "closed" or edge.source == "closed":
         return
-    reason = {
-        "resolve_informally": "resolved_informally",
-        "decline": "not_accepted",
-        "close": "stage_1_final",
-        "deadline_passed": "stage_1_final",
-        "refuse_escalation": "escalation_refused",
-        "respond": "final_response",
-        "withdraw": "withdrawn",
-    }[name]
+    reason = CLOSURE_BY_EVENT[name]
     case.closure_reason = reason
     clocks.cancel_obligations(windows_too=name == "withdraw")
     wait = ctx.policy.ombudsman.wait

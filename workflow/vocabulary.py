@@ -42,6 +42,17 @@ CLOSURE_REASONS: tuple[str, ...] = (
     "withdrawn",
 )
 
+# Which closure_reason a move into `closed` records, by the event that makes it (DOMAIN.md, Events).
+CLOSURE_BY_EVENT: dict[str, str] = {
+    "resolve_informally": "resolved_informally",
+    "decline": "not_accepted",
+    "close": "stage_1_final",
+    "deadline_passed": "stage_1_final",  # the escalation window passes in stage_1_responded
+    "refuse_escalation": "escalation_refused",
+    "respond": "final_response",
+    "withdraw": "withdrawn",
+}
+
 CLIENT_EVENTS: tuple[str, ...] = (
     "receive",
     "log_formal",

@@ -50,6 +50,9 @@ cases = sa.Table(
     sa.Index("ix_cases_state", "state"),
     sa.Index("ix_cases_policy", "policy_id", "policy_version"),
     sa.Index("ix_cases_opened_at", "opened_at"),
+    # the reports' indexes (migration 0003)
+    sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
+    sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
 )
 
 events = sa.Table(
@@ -73,6 +76,15 @@ events = sa.Table(
     sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
     sa.Index("ix_events_occurred_at", "occurred_at"),
     sa.Index("ix_events_name", "name"),
+    # the reports' indexes (migration 0003): every report reads an index range, never event rows at random
+    sa.Index(
+        "ix_events_report",
+        *("name", "state_before", "occurred_at", "state_after", "case_id", "seq", "policy_id", "policy_version"),
+    ),
+    sa.Index(
+        "ix_events_case_history",
+        *("case_id", "seq", "occurred_at", "state_before", "state_after", "name", "policy_id", "policy_version"),
+    ),
 )
 
 deadlines = sa.Table(
@@ -89,6 +101,7 @@ deadlines = sa.Table(
     sa.Column("closed_seq", sa.Integer),
     sa.Index("ix_deadlines_status_breach", "status", "breach_at"),
     sa.Index("ix_deadlines_kind", "kind"),
+    sa.Index("ix_deadlines_report", "status", "kind", "case_id", "breach_at"),  # migration 0003
 )
 
 idempotency_keys = sa.Table(

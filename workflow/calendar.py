@@ -94,6 +94,9 @@ class WorkingCalendar:
 
     def add_working_days(self, anchor: date, n: int) -> date:
         """The Nth working day strictly after ``anchor`` (the anchor itself never counts)."""
+        return _add_working_days(self.closure_days, anchor, n)
+
+    def _count_forward(self, anchor: date, n: int) -> date:
         day = anchor
         counted = 0
         while counted < n:
@@ -120,6 +123,12 @@ class WorkingCalendar:
         if duration.unit == "weeks":
             return anchor + timedelta(weeks=duration.amount)
         return add_months(anchor, duration.amount)
+
+
+@lru_cache(maxsize=65536)
+def _add_working_days(closure_days: frozenset[date], anchor: date, n: int) -> date:
+    """Cached: every command and every replay asks the same few anchors and lengths again."""
+    return WorkingCalendar(closure_days)._count_forward(anchor, n)
 
 
 def add_months(day: date, months: int) -> date:

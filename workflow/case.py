@@ -9,7 +9,8 @@ response date exists) and timelines show what was met and what was breached.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from copy import copy
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -122,6 +123,23 @@ class Case:
 
     def open_deadlines_map(self) -> dict[str, str]:
         return {d.kind: d.due.isoformat() for d in self.open_deadlines()}
+
+    def clone(self) -> Case:
+        """A copy ``apply`` may change without touching this case.
+
+        Deadlines and handlers are copied one level down (their fields are immutable values);
+        ``received`` is replaced wholesale, never changed in place. Much cheaper than deepcopy
+        or a snapshot round trip, and the command path runs it once per event.
+        """
+        return replace(
+            self,
+            received=dict(self.received),
+            handlers=[copy(h) for h in self.handlers],
+            deadlines=[copy(d) for d in self.deadlines],
+            breaches=list(self.breaches),
+            acknowledged_stages=list(self.acknowledged_stages),
+            update_clock_stages=list(self.update_clock_stages),
+        )
 
     # -- snapshot ------------------------------------------------------------
 

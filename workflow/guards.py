@@ -32,6 +32,7 @@ class EventContext:
     occurred_at: datetime
     now: datetime
     details: dict[str, str]  # guards add human detail here (e.g. which letter fields are missing)
+    guards_passed: bool = False  # set once decide() found no reason: the machine need not re-check
 
     @property
     def day(self) -> date:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from transitions import EventData, Machine
@@ -49,7 +48,10 @@ class GuardCondition:
         self.__name__ = guard.__name__
 
     def __call__(self, event_data: EventData) -> bool:
-        return not self.guard(event_data.kwargs["ctx"])
+        ctx = event_data.kwargs["ctx"]
+        # ``engine.decide`` has just evaluated every guard of this edge to collect all reasons; firing
+        # after an allowed decision need not run them a second time.
+        return ctx.guards_passed or not self.guard(ctx)
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,21 @@ def build_machine(policy: Policy) -> PolicyMachine:
     return PolicyMachine(policy, machine, edges)
 
 
-@lru_cache(maxsize=64)
+_machines: dict[int, PolicyMachine] = {}
+
+
 def machine_for(policy: Policy) -> PolicyMachine:
-    """Built once per policy version per process."""
-    return build_machine(policy)
+    """Built once per policy version per process.
+
+    Keyed by the policy object's identity (the entry keeps the policy alive, so the id is never reused):
+    hashing a frozen Policy on every event cost more than the rest of the lookup.
+    """
+    built = _machines.get(id(policy))
+    if built is None or built.policy is not policy:
+        built = _machines[id(policy)] = build_machine(policy)
+    return built
+
+
+def clear_machine_cache() -> None:
+    """Forget every built machine (tests that check a rebuild gives the same definition)."""
+    _machines.clear()

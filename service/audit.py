@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from service.audit_checkpoint import Checkpoint
 from service.audit_scan import VerifyReport, read_connection, verify_pages, verify_parallel, verify_stored
 from service.audit_verify import Problem, verify_case
-from service.views import deadline_view
+from service.views import case_view
 from storage.audit_reads import StoredCase, case_ids, load_cases
 from storage.repository import record_from_row
 from workflow.case import Case
@@ -126,7 +126,7 @@ class AuditService:
         except EventRefused as refusal:
             raise _refused(case_id, refusal) from None
         return {
-            **_case_view(moment.case),
+            **case_view(moment.case),
             "as_of": as_of.isoformat() if as_of else None,
             "known_at": known_at.isoformat() if known_at else None,
             "events_folded": list(moment.folded),
@@ -145,7 +145,7 @@ class AuditService:
             case = Case.from_dict(stored.row.snapshot)  # the history does not replay: show what the store says
         entries: list[Entry] = timeline(records, case, policy)
         return {
-            "case": _case_view(case),
+            "case": case_view(case),
             "events": [e.to_dict() for e in entries],
             "verified": not problems,
             "problems": [p.line() for p in problems],
@@ -170,19 +170,6 @@ class AuditService:
             "what_if": summary(result.what_if),
             "steps": [s.to_dict() for s in result.steps],
         }
-
-
-def _case_view(case: Case) -> dict[str, Any]:
-    return {
-        "id": case.id,
-        "policy": case.policy_id,
-        "policy_version": case.policy_version,
-        "state": case.state,
-        "closure_reason": case.closure_reason,
-        "version": case.version,
-        "deadlines": [deadline_view(d) for d in case.open_deadlines()],
-        "breaches": list(case.breaches),
-    }
 
 
 def default_jobs() -> int:

@@ -8,7 +8,7 @@ that changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -171,11 +171,6 @@ class CaseRepository:
             query = query.limit(limit)
         return list(self.connection.execute(query).all())
 
-    def next_breach_at(self) -> datetime | None:
-        return self.connection.execute(
-            sa.select(sa.func.min(deadlines.c.breach_at)).where(deadlines.c.status == "open")
-        ).scalar_one_or_none()
-
     # -- the timers: what is due, and firing many cases at once (service.fire_due) -------------
 
     def next_due_instant(self, until: datetime, after: datetime | None = None) -> datetime | None:
@@ -235,13 +230,6 @@ class CaseRepository:
             self.connection.execute(sa.insert(deadlines), new)
         if changed:
             self.connection.execute(_DEADLINE_STATUS, changed)
-
-    def list_cases(self, filters: Iterable[Any], limit: int, offset: int) -> list[Any]:
-        query = sa.select(cases).where(*filters).order_by(cases.c.opened_at, cases.c.id).limit(limit).offset(offset)
-        return list(self.connection.execute(query).all())
-
-    def count_cases(self, filters: Iterable[Any]) -> int:
-        return self.connection.execute(sa.select(sa.func.count()).select_from(cases).where(*filters)).scalar_one()
 
 
 # Statements of the timers' methods above, built once.

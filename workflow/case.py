@@ -44,10 +44,6 @@ class Deadline:
     def is_window(self) -> bool:
         return self.kind in WINDOWS
 
-    @property
-    def is_open(self) -> bool:
-        return self.status == OPEN
-
     def to_dict(self) -> dict[str, Any]:
         return {  # written out, not dataclasses.asdict: this runs for every deadline of every command
             "number": self.number,

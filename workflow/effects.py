@@ -54,8 +54,8 @@ class Clocks:
             due = cal.add(anchor, rules.response)
             self.open(f"stage_{stage}_response", due, stage, original_due=due)
 
-    def start_response_clock(self, stage: int, anchor: date, provisional: bool) -> None:
-        """The first acknowledgement (or its breach) starts a response that counts from it."""
+    def start_response_clock(self, stage: int, anchor: date) -> None:
+        """The first acknowledgement starts (or re-anchors a provisional) response that counts from it."""
         rules = self.policy.stage(stage)
         kind = f"stage_{stage}_response"
         current = self.case.current(kind)
@@ -64,7 +64,7 @@ class Clocks:
         if current is not None:
             self.close(current, REPLACED)  # a breached provisional date keeps its breach
         due = self.policy.calendar.add(anchor, rules.response)
-        self.open(kind, due, stage, provisional=provisional, original_due=due)
+        self.open(kind, due, stage, original_due=due)
 
     def start_updates(self, stage: int, response: Deadline) -> None:
         interval = self.policy.stage(stage).update_interval
@@ -103,7 +103,7 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
         if stage not in case.acknowledged_stages:
             case.acknowledged_stages.append(stage)
             if policy.stage(stage).response_counts_from_acknowledgement:
-                clocks.start_response_clock(stage, day, provisional=False)
+                clocks.start_response_clock(stage, day)
     elif name == "decline":
         clocks.meet("informal_response", "stage_1_acknowledgement", "stage_1_response")
     elif name == "extend":

@@ -104,15 +104,30 @@ def bare_core(url: str, n_events: int) -> float:
                 case_no += 1
                 c.execute(
                     sa.insert(cases).values(
-                        id=f"bare-{case_no}", policy_id="code_2024", policy_version=1, state="stage_1",
-                        version=0, opened_at=T0, updated_at=T0, snapshot=snapshot,
+                        id=f"bare-{case_no}",
+                        policy_id="code_2024",
+                        policy_version=1,
+                        state="stage_1",
+                        version=0,
+                        opened_at=T0,
+                        updated_at=T0,
+                        snapshot=snapshot,
                     )
                 )
             c.execute(
                 sa.insert(events).values(
-                    case_id=f"bare-{case_no}", seq=i % 6 + 1, name="add_issue", data={"description": "x"},
-                    occurred_at=T0, recorded_at=T0, actor="bench", policy_id="code_2024", policy_version=1,
-                    state_before="stage_1", state_after="stage_1", **HASHES,
+                    case_id=f"bare-{case_no}",
+                    seq=i % 6 + 1,
+                    name="add_issue",
+                    data={"description": "x"},
+                    occurred_at=T0,
+                    recorded_at=T0,
+                    actor="bench",
+                    policy_id="code_2024",
+                    policy_version=1,
+                    state_before="stage_1",
+                    state_after="stage_1",
+                    **HASHES,
                 )
             )
             c.execute(
@@ -155,8 +170,16 @@ def main() -> None:
         for opened, mb in points:
             print(f"memory after opening {opened:>7,} cases: {mb:.1f} MB RSS")
         growth = points[-1][1] - points[0][1]
-        print(json.dumps({"service_events_per_s": round(service_rate), "bare_events_per_s": round(bare_rate),
-                          "ratio": round(service_rate / bare_rate, 3), "rss_growth_mb": round(growth, 1)}))
+        print(
+            json.dumps(
+                {
+                    "service_events_per_s": round(service_rate),
+                    "bare_events_per_s": round(bare_rate),
+                    "ratio": round(service_rate / bare_rate, 3),
+                    "rss_growth_mb": round(growth, 1),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -82,17 +82,18 @@ class AuditService:
         and (whole store) a case it knows that is gone from the store is reported.
         """
         known = checkpoint.cases if checkpoint is not None else {}
+        record = checkpoint is not None  # what each clean case looks like, for the checkpoint to keep
         if case_id is not None:
-            report = verify_stored([self._stored(case_id)], self.catalog, known)
+            report = verify_stored([self._stored(case_id)], self.catalog, known, record)
         else:
             with read_connection(self.engine) as connection, connection.begin():
                 ids = case_ids(connection)
             pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
             jobs = max(1, min(jobs, len(pages)))
             if jobs == 1:
-                report = verify_pages(self.engine, self.catalog, pages, known)
+                report = verify_pages(self.engine, self.catalog, pages, known, record)
             else:
-                report = verify_parallel(self.engine, self.catalog, pages, jobs, known, on_page)
+                report = verify_parallel(self.engine, self.catalog, pages, jobs, known, on_page, record)
             present = set(ids)
             for gone in sorted(set(known) - present):
                 detail = "the checkpoint recorded this case; it is not in the store"

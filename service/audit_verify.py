@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.audit_checkpoint import Seen, seen
-from storage.audit_reads import StoredCase
-from storage.repository import record_from_row
-from workflow.canonical import GENESIS, row_hash
+from storage.audit_reads import DeadlineRow, StoredCase
+from workflow.canonical import GENESIS, chain_hash
 from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
-from workflow.errors import EventRefused, UnknownPolicy
-from workflow.history import fold, new_case
+from workflow.engine import advance
+from workflow.errors import EventRefused, UnknownEvent, UnknownPolicy
+from workflow.history import new_case
+from workflow.vocabulary import DEADLINE_PASSED
 
 # Snapshot fields compared with the replay, in the order problems are reported.
 SNAPSHOT_FIELDS = (
@@ -65,19 +66,18 @@ def check_chain(stored: StoredCase) -> list[Problem]:
     case_id, policy = stored.id, (stored.row.policy_id, stored.row.policy_version)
     expected_seq, prev_hash, prev_seq = 1, GENESIS, 0
     for row in stored.events:
-        m = row._mapping  # one mapping a row: attribute access on a Row costs more
-        seq = m["seq"]
+        seq = row.seq
         if seq != expected_seq:
             missing = f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}..{seq - 1}"
             out.append(Problem(case_id, seq, "sequence_gap", f"event(s) {missing} missing before this one"))
-        if m["prev_hash"] != prev_hash:
+        if row.prev_hash != prev_hash:
             before = f"seq {prev_seq}" if prev_seq else "the genesis value"
             out.append(Problem(case_id, seq, "chain_broken", f"prev_hash does not match the hash of {before}"))
-        if m["hash"] != row_hash(m):
+        if row.hash != chain_hash(*row[1:13]):  # EventRow holds HASHED_FIELDS in order after its id
             out.append(Problem(case_id, seq, "hash_mismatch", "the event's content does not match its hash"))
-        if (m["policy_id"], m["policy_version"]) != policy:
-            out.append(Problem(case_id, seq, "event_policy", f"{m['policy_id']}@{m['policy_version']}, case {policy}"))
-        expected_seq, prev_hash, prev_seq = seq + 1, m["hash"], seq
+        if (row.policy_id, row.policy_version) != policy:
+            out.append(Problem(case_id, seq, "event_policy", f"{row.policy_id}@{row.policy_version}, case {policy}"))
+        expected_seq, prev_hash, prev_seq = seq + 1, row.hash, seq
     return out
 
 
@@ -90,60 +90,76 @@ def replay_stored(stored: StoredCase, catalog: Catalog) -> tuple[Case | None, li
         return None, [Problem(case_id, None, "policy_missing", err.detail)]
     out: list[Problem] = []
     case = new_case(case_id, policy)
-    for row in stored.events:
-        record = record_from_row(row)
-        state_before = case.state
+    for row in stored.events:  # history.replay's loop, with each event's recorded states checked on the way
+        state_before, name, occurred_at, recorded_at = case.state, row.name, row.occurred_at, row.recorded_at
         try:
-            case = fold(case, policy, record)
-        except EventRefused as refusal:
-            reasons = ", ".join(refusal.reasons)
-            out.append(Problem(case_id, row.seq, "replay_refused", f"{row.name} is refused on replay: {reasons}"))
+            advance(
+                case,
+                policy,
+                name,
+                row.data,
+                occurred_at,
+                recorded_at if recorded_at > occurred_at else occurred_at,
+                from_client=name != DEADLINE_PASSED,
+            )
+        except (EventRefused, UnknownEvent) as refusal:
+            reasons = ", ".join(refusal.reasons) if isinstance(refusal, EventRefused) else refusal.code
+            out.append(Problem(case_id, row.seq, "replay_refused", f"{name} is refused on replay: {reasons}"))
             return None, out
-        if (record.state_before, record.state_after) != (state_before, case.state):
+        if row.state_before != state_before or row.state_after != case.state:
             out.append(
                 Problem(
                     case_id,
                     row.seq,
                     "state_differs",
-                    f"{row.name} recorded {record.state_before} -> {record.state_after}, "
-                    f"replay {state_before} -> {case.state}",
+                    f"{name} recorded {row.state_before} -> {row.state_after}, replay {state_before} -> {case.state}",
                 )
             )
     return case, out
 
 
 def compare_snapshot(stored: StoredCase, case: Case) -> list[Problem]:
-    """The replayed case against the ``cases`` row, its snapshot, and the ``deadlines`` rows."""
+    """The replayed case against the ``cases`` row, its snapshot, and the ``deadlines`` rows.
+
+    Each part is compared whole first (a clean store is the common case); the field-by-field
+    comparison that names what differs runs only for a part that does not hold.
+    """
     out: list[Problem] = []
     row, case_id = stored.row, stored.id
     last_seq = stored.events[-1].seq if stored.events else None
     replayed = case.to_dict()
-    snapshot = row.snapshot or {}
-    for name in SNAPSHOT_FIELDS:
-        if snapshot.get(name) != replayed.get(name):
-            if name == "deadlines":
-                out.extend(_deadline_problems(case_id, "snapshot", snapshot.get(name) or [], case.deadlines))
-            else:
-                detail = f"snapshot {name} is {_short(snapshot.get(name))}, replay gives {_short(replayed.get(name))}"
-                out.append(Problem(case_id, last_seq, "snapshot_differs", detail))
-    columns = {
-        "state": case.state,
-        "closure_reason": case.closure_reason,
-        "version": case.version,
-        "breach_count": len(case.breaches),
-        "policy_id": case.policy_id,
-        "policy_version": case.policy_version,
-    }
-    for name, expected in columns.items():
-        if getattr(row, name) != expected:
-            detail = f"cases.{name} is {_short(getattr(row, name))}, replay gives {_short(expected)}"
-            out.append(Problem(case_id, last_seq, "case_row_differs", detail))
-    rows = [_row_dict(r) for r in stored.deadlines]
-    out.extend(_deadline_problems(case_id, "deadlines row", rows, case.deadlines))
+    snapshot = row.snapshot if isinstance(row.snapshot, dict) else {}
+    if snapshot != replayed:
+        for name in SNAPSHOT_FIELDS:
+            if snapshot.get(name) != replayed.get(name):
+                if name == "deadlines":
+                    out.extend(_deadline_problems(case_id, "snapshot", snapshot.get(name) or [], case.deadlines))
+                else:
+                    detail = (
+                        f"snapshot {name} is {_short(snapshot.get(name))}, replay gives {_short(replayed.get(name))}"
+                    )
+                    out.append(Problem(case_id, last_seq, "snapshot_differs", detail))
+    columns = (case.policy_id, case.policy_version, case.state, case.closure_reason, case.version, len(case.breaches))
+    if row[1:7] != columns:  # CaseRow: id, then these six columns in this order
+        for name, found, expected in zip(_CASE_COLUMNS, row[1:7], columns, strict=True):
+            if found != expected:
+                detail = f"cases.{name} is {_short(found)}, replay gives {_short(expected)}"
+                out.append(Problem(case_id, last_seq, "case_row_differs", detail))
+    if [_deadline_columns(d) for d in case.deadlines] != [r[1:] for r in stored.deadlines]:
+        rows = [_row_dict(r) for r in stored.deadlines]
+        out.extend(_deadline_problems(case_id, "deadlines row", rows, case.deadlines))
     return out
 
 
-def _row_dict(row: Any) -> dict[str, Any]:
+_CASE_COLUMNS = ("policy_id", "policy_version", "state", "closure_reason", "version", "breach_count")
+
+
+def _deadline_columns(d: Deadline) -> tuple[object, ...]:
+    """A replayed deadline as its ``deadlines`` row holds it (``DeadlineRow`` after the case id)."""
+    return (d.number, d.kind, d.stage, d.due, d.breach_at, d.status, d.opened_seq, d.closed_seq)
+
+
+def _row_dict(row: DeadlineRow) -> dict[str, Any]:
     return {
         "number": row.number,
         "kind": row.kind,
@@ -196,12 +212,15 @@ def verify_case(stored: StoredCase, catalog: Catalog) -> list[Problem]:
     return check_chain(stored) + _replay_and_compare(stored, catalog)
 
 
-def verify_against(stored: StoredCase, catalog: Catalog, known: Seen | None) -> tuple[list[Problem], Seen | None, bool]:
+def verify_against(
+    stored: StoredCase, catalog: Catalog, known: Seen | None, record: bool = True
+) -> tuple[list[Problem], Seen | None, bool]:
     """``verify_case`` given what a checkpoint recorded: (problems, what to record now, whether it was replayed).
 
     The chain is always re-hashed, and the event at the recorded version must still carry the recorded
     head hash. A case whose head, version and stored state are all as recorded holds exactly what was
-    replayed and found equal last time, so it is not replayed again.
+    replayed and found equal last time, so it is not replayed again. Without ``record`` (no checkpoint
+    to write) nothing is recorded, and the state digest is not computed.
     """
     problems = check_chain(stored)
     if known is not None:
@@ -212,4 +231,4 @@ def verify_against(stored: StoredCase, catalog: Catalog, known: Seen | None) -> 
         if not problems and seen(stored) == known:
             return problems, known, False
     problems.extend(_replay_and_compare(stored, catalog))
-    return problems, (None if problems else seen(stored)), True
+    return problems, (seen(stored) if record and not problems else None), True

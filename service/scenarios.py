@@ -39,7 +39,7 @@ _EXPECT_TYPES: dict[str, Callable[[Any], bool]] = {
 _EXPECT_SHAPES = {
     "state": "must be a string",
     "closure_reason": "must be a string",
-    "deadlines": "must be a table of kind = \"YYYY-MM-DD\"",
+    "deadlines": 'must be a table of kind = "YYYY-MM-DD"',
     "breaches": "must be a list of strings",
     "refused": "must be a list of strings",
 }

@@ -122,9 +122,7 @@ class ThrowawayCluster:
 
     @property
     def admin_url(self) -> str:
-        return _render(
-            URL.create(DRIVER, username="postgres", host="127.0.0.1", port=self.port, database="postgres")
-        )
+        return _render(URL.create(DRIVER, username="postgres", host="127.0.0.1", port=self.port, database="postgres"))
 
     @property
     def log_file(self) -> Path:
@@ -153,9 +151,7 @@ class ThrowawayCluster:
             )
         if result.returncode != 0:
             name = Path(args[0]).name
-            raise PgUnavailable(
-                f"{name} failed (exit {result.returncode}):\n{self._tail(out)}{self._tail_log()}"
-            )
+            raise PgUnavailable(f"{name} failed (exit {result.returncode}):\n{self._tail(out)}{self._tail_log()}")
 
     @staticmethod
     def _tail(path: Path, lines: int = 20) -> str:
@@ -228,9 +224,7 @@ class ThrowawayCluster:
         try:
             if (self.root / "data" / "postmaster.pid").exists():
                 with contextlib.suppress(PgUnavailable, subprocess.TimeoutExpired):
-                    self._run(
-                        str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"
-                    )
+                    self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None

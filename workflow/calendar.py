@@ -149,6 +149,10 @@ def start_of_local_day(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
 
 
+@lru_cache(maxsize=8192)
 def breach_instant(due: date) -> datetime:
-    """The instant a deadline due on ``due`` passes: local midnight starting the next day."""
+    """The instant a deadline due on ``due`` passes: local midnight starting the next day.
+
+    Cached: a time-zone conversion per call, and timers and verify ask for the same few hundred dates.
+    """
     return start_of_local_day(due + timedelta(days=1))

@@ -2,8 +2,11 @@
 
 Replay applies each recorded event through the same engine with the time it
 was recorded as "now", so a replay reproduces exactly what the service
-stored. An event that no longer applies raises: a history that cannot be
-replayed is evidence of tampering or of a bug, never something to skip.
+stored. ``fold`` gives a new case per event (timelines and what-if compare
+each step with the one before); ``replay`` folds into one case it owns
+(``engine.advance``), which is what ``verify`` runs over a whole store.
+An event that no longer applies raises: a history that cannot be replayed
+is evidence of tampering or of a bug, never something to skip.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from workflow.case import Case
-from workflow.engine import apply
+from workflow.engine import advance, apply
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED
 
@@ -68,5 +71,12 @@ def replay(case_id: str, policy: Policy, records: Iterable[EventRecord]) -> Case
     """The case its history describes (raises ``EventRefused`` if the history does not hold)."""
     case = new_case(case_id, policy)
     for record in records:
-        case = fold(case, policy, record)
+        advance_by(case, policy, record)
     return case
+
+
+def advance_by(case: Case, policy: Policy, record: EventRecord) -> None:
+    """``fold`` into ``case`` itself (``EventRefused`` leaves it as it was)."""
+    occurred_at, recorded_at = record.occurred_at, record.recorded_at
+    now = recorded_at if recorded_at > occurred_at else occurred_at
+    advance(case, policy, record.name, record.data, occurred_at, now, from_client=record.name != DEADLINE_PASSED)

@@ -177,18 +177,33 @@ class PolicyMachine:
     policy: Policy
     machine: Machine
     edges: list[Edge]
+    # (trigger, source) -> its edges in definition order: every event looks here, replay thousands a second
+    _by_source: dict[tuple[str, str], tuple[Edge, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_source: dict[tuple[str, str], list[Edge]] = {}
+        for edge in self.edges:
+            by_source.setdefault((edge.trigger, edge.source), []).append(edge)
+        self._by_source = {key: tuple(found) for key, found in by_source.items()}
 
     @property
     def states(self) -> list[str]:
         return list(self.machine.states)
 
-    def candidates(self, trigger: str, state: str) -> list[Edge]:
-        return [e for e in self.edges if e.trigger == trigger and e.source == state]
+    def candidates(self, trigger: str, state: str) -> tuple[Edge, ...]:
+        return self._by_source.get((trigger, state), ())
 
     def route(self, trigger: str, ctx: EventContext) -> Edge | None:
-        """The transition ``trigger`` would take from the case's state, guards aside."""
-        for edge in self.candidates(trigger, ctx.case.state):
-            if all(r.test(ctx) for r in edge.routes):
+        """The transition ``trigger`` would take from the case's state, guards aside.
+
+        The same choice ``transitions`` makes when the event is fired (the first transition, in
+        definition order, whose conditions hold), which ``engine.advance`` relies on.
+        """
+        for edge in self._by_source.get((trigger, ctx.case.state), ()):
+            for test in edge.routes:
+                if not test.test(ctx):
+                    break
+            else:
                 return edge
         return None
 

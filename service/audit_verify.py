@@ -73,7 +73,20 @@ def check_chain(stored: StoredCase) -> list[Problem]:
         if row.prev_hash != prev_hash:
             before = f"seq {prev_seq}" if prev_seq else "the genesis value"
             out.append(Problem(case_id, seq, "chain_broken", f"prev_hash does not match the hash of {before}"))
-        if row.hash != chain_hash(*row[1:13]):  # EventRow holds HASHED_FIELDS in order after its id
+        if row.hash != chain_hash(
+            row.case_id,
+            seq,
+            row.name,
+            row.data,
+            row.occurred_text,
+            row.recorded_text,
+            row.actor,
+            row.policy_id,
+            row.policy_version,
+            row.state_before,
+            row.state_after,
+            row.prev_hash,
+        ):
             out.append(Problem(case_id, seq, "hash_mismatch", "the event's content does not match its hash"))
         if (row.policy_id, row.policy_version) != policy:
             out.append(Problem(case_id, seq, "event_policy", f"{row.policy_id}@{row.policy_version}, case {policy}"))

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from storage.tables import cases, deadlines, events
+from workflow.canonical import instant_text
 
 
 class CaseRow(NamedTuple):
@@ -53,6 +54,8 @@ class EventRow(NamedTuple):
     state_after: str
     prev_hash: str
     hash: str
+    occurred_text: str  # the instants in the canonical form the hash chain is computed over
+    recorded_text: str
 
 
 class DeadlineRow(NamedTuple):
@@ -75,7 +78,7 @@ def _raw(column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 _CASE_COLUMNS = tuple(_raw(cases.c[name]) if name == "snapshot" else cases.c[name] for name in CaseRow._fields)
 _EVENT_COLUMNS = tuple(
     _raw(events.c[name]) if name in ("data", "occurred_at", "recorded_at") else events.c[name]
-    for name in EventRow._fields
+    for name in EventRow._fields[:-2]
 )
 _DEADLINE_COLUMNS = tuple(
     _raw(deadlines.c[name]) if name in ("due", "breach_at") else deadlines.c[name] for name in DeadlineRow._fields
@@ -98,6 +101,13 @@ def _instant(value: Any) -> datetime:
     if type(value) is str:
         return datetime.fromisoformat(value + "+00:00")  # five times cheaper than .replace(tzinfo=UTC)
     return value.replace(tzinfo=UTC)
+
+
+def _instant_text(value: Any, instant: datetime) -> str:
+    """``canonical.instant_text(instant)``; from SQLite's text by a slice, when it has the usual form."""
+    if type(value) is str and len(value) == 26 and value[10] == " ":
+        return f"{value[:10]}T{value[11:]}Z"
+    return instant_text(instant)
 
 
 def _date(value: Any) -> date:
@@ -147,6 +157,7 @@ def _load(connection: sa.Connection, case_filter: Any, event_filter: Any, deadli
         if stored is None or stored.row.id != r[1]:
             stored = found.get(r[1])
         if stored is not None:
+            occurred_at, recorded_at = _instant(r[5]), _instant(r[6])
             stored.events.append(
                 EventRow(
                     r[0],
@@ -154,9 +165,11 @@ def _load(connection: sa.Connection, case_filter: Any, event_filter: Any, deadli
                     r[2],
                     r[3],
                     _json(r[4]),
-                    _instant(r[5]),
-                    _instant(r[6]),
+                    occurred_at,
+                    recorded_at,
                     *r[7:],  # type: ignore[arg-type]
+                    _instant_text(r[5], occurred_at),
+                    _instant_text(r[6], recorded_at),
                 )
             )
     query = sa.select(*_DEADLINE_COLUMNS).where(deadline_filter).order_by(deadlines.c.case_id, deadlines.c.number)

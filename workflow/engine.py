@@ -22,6 +22,8 @@ from workflow.machine import Edge, machine_for
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED, EVENTS
 
+_EVENTS = frozenset(EVENTS)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -30,7 +32,7 @@ class Decision:
     reasons: tuple[str, ...]
     details: dict[str, str]
     edge: Edge | None
-    data: dict[str, Any] = field(default_factory=dict, compare=False)  # the event's data, nulls dropped
+    context: EventContext | None = field(default=None, compare=False, repr=False)  # what the guards saw
 
     @property
     def allowed(self) -> bool:
@@ -49,7 +51,7 @@ def decide(
     validate_data: bool = True,
 ) -> Decision:
     """Every reason ``event`` is refused (none: allowed), without changing the case."""
-    if event not in EVENTS:
+    if event not in _EVENTS:
         raise UnknownEvent(f"unknown event {event!r}; events are: {', '.join(EVENTS)}")
     reasons: list[str] = []
     details: dict[str, str] = {}
@@ -75,7 +77,7 @@ def decide(
         return Decision((*reasons, "invalid_in_state"), details, None)
     for guard in edge.guards:
         reasons.extend(guard(ctx))
-    return Decision(tuple(reasons), details, edge, data)
+    return Decision(tuple(reasons), details, edge, ctx)
 
 
 def apply(
@@ -89,8 +91,8 @@ def apply(
     from_client: bool = True,
 ) -> Case:
     """A new Case with ``event`` applied, or ``EventRefused`` with every reason (the input is untouched)."""
-    edge, data = _allowed(case, policy, event, data, occurred_at, now, from_client)
-    return evolve(case, policy, event, data, occurred_at, edge)
+    edge, ctx = _allowed(case, policy, event, data, occurred_at, now, from_client)
+    return evolve(case, policy, event, ctx.data, occurred_at, edge)
 
 
 def evolve(case: Case, policy: Policy, event: str, data: dict[str, Any], occurred_at: datetime, edge: Edge) -> Case:
@@ -120,22 +122,26 @@ def advance(
     which is the transition the machine takes (``PolicyMachine.route``; the property tests hold a
     replay through here equal to the case ``apply`` built by firing the machine).
     """
-    edge, data = _allowed(case, policy, event, data, occurred_at, now, from_client)
+    edge, ctx = _allowed(case, policy, event, data, occurred_at, now, from_client)
     before = case.last_occurred_at
     if edge.dest is not None:
         case.state = edge.dest
-    _settle(EventContext(case, policy, event, data, occurred_at, occurred_at, {}, guards_passed=True), edge, before)
+    ctx.guards_passed = True
+    _settle(ctx, edge, before)
 
 
 def _allowed(
     case: Case, policy: Policy, event: str, data: dict[str, Any], occurred_at: datetime, now: datetime, client: bool
-) -> tuple[Edge, dict[str, Any]]:
-    """The edge an allowed event takes and its cleaned data; ``EventRefused`` with every reason otherwise."""
+) -> tuple[Edge, EventContext]:
+    """The edge an allowed event takes and the context its guards saw (its data without nulls).
+
+    ``EventRefused`` with every reason otherwise.
+    """
     decision = decide(case, policy, event, data, occurred_at, now, from_client=client)
     if decision.reasons:
         raise EventRefused(list(decision.reasons), decision.details)
-    assert decision.edge is not None
-    return decision.edge, decision.data
+    assert decision.edge is not None and decision.context is not None
+    return decision.edge, decision.context
 
 
 def _settle(ctx: EventContext, edge: Edge, last_occurred_at: datetime | None) -> None:

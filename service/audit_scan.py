@@ -3,14 +3,16 @@
 A whole store is read a page of cases at a time (three range queries a page,
 in one read transaction: REPEATABLE READ on PostgreSQL, a WAL snapshot on
 SQLite), so a service writing meanwhile raises no false alarm. Pages may be
-spread over worker processes started fresh (``spawn``): each opens its own
-engine, and none inherits a connection or a thread.
+spread over worker processes (forked, or started fresh where this process
+runs threads: ``_worker_context``): each opens its own engine, and none
+inherits a connection or a thread.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -130,6 +132,20 @@ def _worker_pages(pages: list[tuple[str, str]]) -> VerifyReport:
     return verify_pages(_worker["engine"], _worker["catalog"], pages, _worker["known"], _worker["record"])
 
 
+def _worker_context() -> Any:
+    """How workers start: forked when this process runs no other thread, else from a fresh interpreter.
+
+    A fork starts in milliseconds where a spawned interpreter spends most of a second importing, which
+    is a share of a nightly run; it is safe when no other thread can hold a lock at the fork, and no
+    connection is inherited (``verify_parallel`` empties the pool first; each worker opens its own
+    engine). A service process with threads (HTTP, timers) gets ``spawn``: nothing of its crosses over.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def verify_parallel(
     engine: Engine,
     catalog: Catalog,
@@ -139,7 +155,8 @@ def verify_parallel(
     on_page: Callable[[VerifyReport], None] | None = None,
     record: bool = True,
 ) -> VerifyReport:
-    context = multiprocessing.get_context("spawn")  # fresh interpreters: no connection or thread crosses over
+    context = _worker_context()
+    engine.dispose()  # no pooled connection of ours is open when workers fork (SQLAlchemy's advice for fork)
     url = engine.url.render_as_string(hide_password=False)
     size = max(1, len(pages) // (jobs * 4))  # several chunks a worker, so none waits on a slow one
     chunks = [pages[i : i + size] for i in range(0, len(pages), size)]

@@ -171,30 +171,49 @@ def chain_hash(
     """``event_hash`` with the columns in ``HASHED_FIELDS`` order: the form verify calls for every event.
 
     An instant may be given as its canonical text already (storage has it for the price of a slice on
-    SQLite; formatting a datetime costs more than hashing). The same bytes as ``event_hash``
-    (tests/unit/test_audit_canonical.py): one C encoding of a dict when the values are plain.
+    SQLite; formatting a datetime costs more than hashing). When every value is plain, the object is
+    written out key by key in sorted order (ASCII names: RFC 8785's order) with the C string encoder,
+    and only ``data`` goes through the sorting encoder: half the time of encoding the whole dict. The
+    same bytes as ``event_hash`` either way (tests/unit/test_audit_canonical.py).
     """
-    content = {
-        "actor": actor,
-        "case_id": case_id,
-        "data": data,
-        "name": name,
-        "occurred_at": occurred_at if type(occurred_at) is str else instant_text(occurred_at),
-        "policy_id": policy_id,
-        "policy_version": policy_version,
-        "prev_hash": prev_hash,
-        "recorded_at": recorded_at if type(recorded_at) is str else instant_text(recorded_at),
-        "seq": seq,
-        "state_after": state_after,
-        "state_before": state_before,
-    }
+    if type(occurred_at) is not str:
+        occurred_at = instant_text(occurred_at)
+    if type(recorded_at) is not str:
+        recorded_at = instant_text(recorded_at)
     if (
-        _c_encoder is None
-        or type(data) is not dict
-        or type(seq) is not int
-        or type(policy_version) is not int
-        or not (-_SAFE_INT <= seq <= _SAFE_INT and -_SAFE_INT <= policy_version <= _SAFE_INT)
-        or not _plain(data)
+        _c_encoder is not None
+        and type(data) is dict
+        and type(seq) is int
+        and type(policy_version) is int
+        and -_SAFE_INT <= seq <= _SAFE_INT
+        and -_SAFE_INT <= policy_version <= _SAFE_INT
+        and _plain(data)
     ):
-        return content_hash(content)
-    return hashlib.sha256("".join(_c_encoder(content, 0)).encode("utf-8")).hexdigest()
+        s = encode_basestring
+        try:
+            text = (
+                f'{{"actor":{s(actor)},"case_id":{s(case_id)},"data":{"".join(_c_encoder(data, 0))},'
+                f'"name":{s(name)},"occurred_at":{s(occurred_at)},"policy_id":{s(policy_id)},'
+                f'"policy_version":{policy_version},"prev_hash":{s(prev_hash)},"recorded_at":{s(recorded_at)},'
+                f'"seq":{seq},"state_after":{s(state_after)},"state_before":{s(state_before)}}}'
+            )
+        except TypeError:
+            pass  # a column that is not text: the general path below encodes it as it is
+        else:
+            return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return content_hash(
+        {
+            "case_id": case_id,
+            "seq": seq,
+            "name": name,
+            "data": data,
+            "occurred_at": occurred_at,
+            "recorded_at": recorded_at,
+            "actor": actor,
+            "policy_id": policy_id,
+            "policy_version": policy_version,
+            "state_before": state_before,
+            "state_after": state_after,
+            "prev_hash": prev_hash,
+        }
+    )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from workflow.calendar import local_date
 from workflow.case import CANCELLED, MET, OPEN, PASSED, REPLACED, Case, Deadline, Handler
 from workflow.data import parse_iso_date
 from workflow.guards import EventContext
@@ -79,7 +78,6 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
     """Everything but the state change, for an event the guards allowed."""
     clocks = Clocks(ctx, seq)
     case, policy, data = ctx.case, ctx.policy, ctx.data
-    day = local_date(ctx.occurred_at)
     name = ctx.event
     source = edge.source
     stage = 2 if source.startswith("stage_2") else 1
@@ -89,12 +87,12 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
         case.opened_at = ctx.occurred_at
         if case.state == "stage_0":
             assert policy.informal is not None
-            clocks.open("informal_response", policy.calendar.add(day, policy.informal.response), 0)
+            clocks.open("informal_response", policy.calendar.add(ctx.day, policy.informal.response), 0)
         else:
-            clocks.open_stage(1, day, from_what="logging")
+            clocks.open_stage(1, ctx.day, from_what="logging")
     elif name == "log_formal":
         clocks.meet("informal_response")
-        clocks.open_stage(1, day, from_what="logging")
+        clocks.open_stage(1, ctx.day, from_what="logging")
     elif name == "acknowledge":
         clocks.meet(f"stage_{stage}_acknowledgement")
         case.handlers.append(
@@ -103,7 +101,7 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
         if stage not in case.acknowledged_stages:
             case.acknowledged_stages.append(stage)
             if policy.stage(stage).response_counts_from_acknowledgement:
-                clocks.start_response_clock(stage, day)
+                clocks.start_response_clock(stage, ctx.day)
     elif name == "decline":
         clocks.meet("informal_response", "stage_1_acknowledgement", "stage_1_response")
     elif name == "extend":
@@ -121,13 +119,13 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
         clocks.meet(f"stage_{stage}_acknowledgement", f"stage_{stage}_response", f"stage_{stage}_update")
         window = policy.escalation.window
         if stage == 1 and window is not None:
-            clocks.open("escalation_window", policy.calendar.add(day, window), 1)
+            clocks.open("escalation_window", policy.calendar.add(ctx.day, window), 1)
     elif name == "request_escalation":
         clocks.meet("escalation_window")
         for d in case.open_deadlines():
             if d.stage in (0, 1) and not d.is_window:
                 clocks.close(d, CANCELLED)
-        clocks.open_stage(2, day, from_what="request")
+        clocks.open_stage(2, ctx.day, from_what="request")
     elif name == "refuse_escalation":
         clocks.meet("stage_2_acknowledgement")
         clocks.close(case.open_deadline("stage_2_response"), CANCELLED)
@@ -137,7 +135,7 @@ def apply_effects(ctx: EventContext, edge: Edge, seq: int) -> None:
             clocks.close(update, MET)
             interval = policy.stage(update.stage).update_interval
             assert interval is not None
-            clocks.open(update.kind, policy.calendar.add(day, interval), update.stage)
+            clocks.open(update.kind, policy.calendar.add(ctx.day, interval), update.stage)
     elif name == "refer_to_ombudsman":
         clocks.close(case.open_deadline("ombudsman_wait"), CANCELLED)
     elif name == "deadline_passed":
@@ -157,7 +155,7 @@ def _closure(clocks: Clocks, ctx: EventContext, edge: Edge) -> None:
     clocks.cancel_obligations(windows_too=name == "withdraw")
     wait = ctx.policy.ombudsman.wait
     if wait is not None and reason in ("final_response", "escalation_refused"):
-        clocks.open("ombudsman_wait", ctx.policy.calendar.add(local_date(ctx.occurred_at), wait), 2)
+        clocks.open("ombudsman_wait", ctx.policy.calendar.add(ctx.day, wait), 2)
 
 
 def _deadline_passes(clocks: Clocks, ctx: EventContext) -> None:

@@ -248,3 +248,16 @@ def test_an_unreadable_checkpoint_is_a_clear_error(app: App, capsys: pytest.Capt
     bad.write_text("{not json")
     assert main(["verify", "--checkpoint", str(bad)]) == 2
     assert capsys.readouterr().err.startswith(f"error: invalid_checkpoint: cannot read the checkpoint {bad}")
+
+
+def test_an_event_renamed_to_an_unknown_event_is_found(app: App, capsys: pytest.CaptureFixture[str]) -> None:
+    """A name no policy knows used to stop verify with UnknownEvent; it is a finding like any other edit."""
+    _execute(app, sa.update(events).where(_alpha(2)).values(name="teleport"))
+    code, lines = _verify(capsys)
+    assert code == 1
+    assert "case alpha seq 2: hash_mismatch: the event's content does not match its hash" in lines
+    assert "case alpha seq 2: replay_refused: teleport is refused on replay: unknown_event" in lines
+    assert all(line.startswith("case alpha seq 2: ") for line in lines[:-1])  # the replay stops there
+    assert lines[-1].startswith("verified 2 case(s), 7 event(s): ") and "in 1 case(s)" in lines[-1]
+    report = AuditService(app.engine, app.catalog).verify(case_id="alpha")
+    assert {(p.seq, p.code) for p in report.problems} == {(2, "hash_mismatch"), (2, "replay_refused")}

@@ -10,7 +10,15 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.canonical import GENESIS, HASHED_FIELDS, canonical_json, event_content, event_hash, instant_text
+from workflow.canonical import (
+    GENESIS,
+    HASHED_FIELDS,
+    canonical_json,
+    chain_hash,
+    event_content,
+    event_hash,
+    instant_text,
+)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
@@ -89,3 +97,118 @@ def test_the_hash_is_sha256_of_the_documented_canonical_text() -> None:
 )
 def test_any_change_to_a_hashed_field_changes_the_hash(change: dict[str, object]) -> None:
     assert event_hash(**_fields(**change)) != event_hash(**_fields())
+
+
+# -- chain_hash: the positional form verify calls for every event, held to event_hash -----------------------------
+
+
+def _chain(fields: dict[str, object]) -> str:
+    """``chain_hash`` given the same columns as ``event_hash``, in ``HASHED_FIELDS`` order."""
+    return chain_hash(*(fields[name] for name in HASHED_FIELDS))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"incident_date": "2026-12-10", "formal": True},
+        {},
+        {"amount": 12.5, "ratio": 1e21, "small": 1e-7, "negative_zero": -0.0, "whole": 3.0},
+        {"\uffff": 1, "\U0001f600": 2, "é": 3, "a": 4},  # JCS sorts by UTF-16 units: 😀 before U+FFFF
+        {"nested": {"b": [1, {"z": None, "a": [True, False]}], "a": []}, "list": [[], {}, ""]},
+        {"edge": 2**53 - 1, "low": -(2**53) + 1},
+        {"text": "Chaudière cassée", "quote": 'say "hi"\n\t\u2028', "emoji": "😀", "control": "\x00\x1f\x7f"},
+        {"handler": "Zoë", "nested": ["ß", {"k": "日本語"}]},
+    ],
+    ids=[
+        "plain",
+        "empty",
+        "floats",
+        "non_ascii_keys",
+        "nested",
+        "safe_int_edges",
+        "non_ascii_text",
+        "non_ascii_nested",
+    ],
+)
+def test_chain_hash_is_event_hash(data: dict[str, object]) -> None:
+    """verify trusts chain_hash to recompute the stored hash: any difference would report clean rows as tampered."""
+    fields = _fields(data=data)
+    assert _chain(fields) == event_hash(**fields)
+
+
+@pytest.mark.parametrize("data", [{"n": 2**53}, {"n": -(2**53)}, {"deep": [{"n": 2**60}]}])
+def test_chain_hash_refuses_integers_beyond_2_53_as_event_hash_does(data: dict[str, object]) -> None:
+    """No fast path may write an integer that RFC 8785 cannot: both refuse it alike."""
+    fields = _fields(data=data)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        event_hash(**fields)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        _chain(fields)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seq": 2**53 - 1}, {"policy_version": -(2**53) + 1}, {"seq": 0}, {"seq": 3.0}, {"policy_version": 2.0}],
+)
+def test_chain_hash_is_event_hash_for_edge_column_values(change: dict[str, object]) -> None:
+    """Integer columns at the edge of the fast path's range, or holding a float (SQLite keeps what it is given)."""
+    fields = _fields(**change)
+    assert _chain(fields) == event_hash(**fields)
+
+
+@pytest.mark.parametrize("change", [{"seq": 2**53}, {"policy_version": -(2**53)}])
+def test_chain_hash_refuses_integer_columns_beyond_2_53_as_event_hash_does(change: dict[str, object]) -> None:
+    """An edited sequence number or policy version out of JSON's range is refused, not hashed some other way."""
+    fields = _fields(**change)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        event_hash(**fields)
+    with pytest.raises(rfc8785.IntegerDomainError):
+        _chain(fields)
+
+
+def test_chain_hash_is_event_hash_for_non_ascii_columns() -> None:
+    """Text columns (actor, case id) are written by the fast encoder too: UTF-8, not escaped."""
+    fields = _fields(actor="Zoë Ó'Brien", case_id="cas-é-😀", data={"reasons": "naïve"})
+    assert _chain(fields) == event_hash(**fields)
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "recorded_at"),
+    [
+        (datetime(2026, 12, 18, 10, tzinfo=UTC), datetime(2026, 12, 18, 10, 0, 0, 250000, tzinfo=UTC)),
+        (datetime(2026, 12, 18, 10, 0, 0, 1, tzinfo=UTC), datetime(2026, 12, 18, 10, 0, 0, 999999, tzinfo=UTC)),
+        (
+            datetime(2027, 6, 1, 10, 30, 0, 123456, tzinfo=timezone(timedelta(hours=1))),
+            datetime(2027, 6, 1, 0, 15, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        ),
+    ],
+    ids=["utc", "utc_microseconds", "offsets"],
+)
+def test_chain_hash_takes_instants_as_datetimes_or_their_canonical_text(
+    occurred_at: datetime, recorded_at: datetime
+) -> None:
+    """Storage hands verify the canonical text (a slice of SQLite's); it must hash as the datetime does."""
+    fields = _fields(occurred_at=occurred_at, recorded_at=recorded_at)
+    expected = event_hash(**fields)
+    as_text = {**fields, "occurred_at": instant_text(occurred_at), "recorded_at": instant_text(recorded_at)}
+    mixed = {**fields, "recorded_at": instant_text(recorded_at)}
+    assert _chain(fields) == _chain(as_text) == _chain(mixed) == expected
+
+
+json_like = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(st.text(max_size=8), json_like, max_size=5) | json_like, actor=st.text(max_size=12))
+def test_chain_hash_equals_event_hash_for_any_json_data(data: object, actor: str) -> None:
+    """Whatever an event's data holds (or an edited row makes of it), chain_hash and event_hash agree."""
+    fields = _fields(data=data, actor=actor)
+    assert _chain(fields) == event_hash(**fields)

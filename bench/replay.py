@@ -1,6 +1,6 @@
 """Benchmark: `complaints verify` of a whole store against a bare SELECT of the same rows, on an SQLite file.
 
-    .venv/bin/python bench/replay.py [--cases 100000] [--jobs N] [--keep PATH]
+    .venv/bin/python bench/replay.py [--cases 100000] [--jobs N] [--keep PATH] [--parts reads,one,many,checkpoint]
 
 Builds a store of N cases of about 8 events each: a few template histories
 are written through the real service (so they are valid under their policy),
@@ -8,8 +8,10 @@ then cloned under new case ids by bulk insert, each clone's hash chain
 recomputed. Then, in the same run:
 
 - bare read: ``SELECT`` of every case, event and deadline row through the
-  same engine and column types (the rate verify cannot beat);
-- verify with one process, and with ``--jobs`` worker processes.
+  same engine and column types (reading alone, nothing checked);
+- verify with one process, and with ``--jobs`` worker processes;
+- (``--parts ...,checkpoint``) a first ``verify --checkpoint`` run, which also
+  records each case, and the nightly run after it, with nothing changed.
 
 Prints events/s for each and the ratio verify / bare read. Targets (issue 5):
 >= 50,000 events/s and >= 0.3 of the bare read rate.
@@ -41,7 +43,6 @@ from storage.audit_reads import case_ids, load_range  # noqa: E402
 from storage.database import make_engine  # noqa: E402
 from storage.tables import cases, deadlines, events  # noqa: E402
 from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash  # noqa: E402
-from workflow.case import Case, Deadline  # noqa: E402
 from workflow.clock import ManualClock  # noqa: E402
 
 T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday
@@ -195,81 +196,6 @@ def paged_read(url: str) -> Timer:
     return timer
 
 
-def clone_case(case: Case) -> Case:
-    """What ``workflow.engine.evolve`` needs instead of ``copy.deepcopy``: new lists, new Deadline objects.
-
-    Effects mutate a copy's deadlines (status, closed_seq) and append to its lists; they replace
-    ``received`` wholesale and never change a Handler, so those are shared.
-    """
-    new = object.__new__(Case)
-    new.__dict__.update(case.__dict__)
-    new.received = dict(case.received)
-    new.handlers = list(case.handlers)
-    deadlines = []
-    for d in case.deadlines:
-        copied = object.__new__(Deadline)
-        copied.__dict__.update(d.__dict__)
-        deadlines.append(copied)
-    new.deadlines = deadlines
-    new.breaches = list(case.breaches)
-    new.acknowledged_stages = list(case.acknowledged_stages)
-    new.update_clock_stages = list(case.update_clock_stages)
-    return new
-
-
-class DecidedEdge:
-    """A machine whose ``fire`` moves the state along the edge ``decide`` chose, without transitions
-    evaluating every route and guard a second time (the engine has just evaluated them)."""
-
-    def __init__(self, machine: Any) -> None:
-        self.machine = machine
-
-    def route(self, event: str, ctx: Any) -> Any:
-        return self.machine.route(event, ctx)
-
-    def fire(self, event: str, ctx: Any) -> bool:
-        edge = self.machine.route(event, ctx)
-        if edge is None:
-            return False
-        if edge.dest is not None:
-            ctx.case.state = edge.dest
-        return True
-
-
-def apply_proposal(skip_transitions: bool = False) -> None:
-    """Measure the proposed engine change in this process only (the engine belongs to workflow/'s owner).
-
-    A: ``evolve`` copies the case with ``clone_case`` (not a snapshot round trip), and ``machine_for`` is
-    keyed by the policy's id and version. B: ``evolve`` moves the state along the edge ``decide`` chose.
-    The patched ``evolve`` is the engine's own body with only the copy changed.
-    """
-    import workflow.engine as engine
-    from workflow.guards import EventContext
-    from workflow.machine import build_machine
-
-    machines: dict[tuple[str, int], Any] = {}
-
-    def machine_for(policy: Any) -> Any:  # keyed by ref: hashing a frozen Policy on every call is not free
-        key = (policy.id, policy.version)
-        if key not in machines:
-            machine = build_machine(policy)
-            machines[key] = DecidedEdge(machine) if skip_transitions else machine
-        return machines[key]
-
-    def evolve(case: Case, policy: Any, event: str, data: Any, occurred_at: Any, edge: Any) -> Case:
-        new = clone_case(case)
-        ctx = EventContext(new, policy, event, data, occurred_at, occurred_at, {})
-        if not machine_for(policy).fire(event, ctx):
-            raise RuntimeError(f"machine refused {event} from {case.state} after its guards allowed it")
-        new.version += 1
-        engine.apply_effects(ctx, edge, new.version)
-        new.last_occurred_at = max(occurred_at, case.last_occurred_at or occurred_at)
-        return new
-
-    engine.evolve = evolve  # type: ignore[assignment]
-    engine.machine_for = machine_for  # type: ignore[attr-defined]
-
-
 def timed_verify(url: str, jobs: int, checkpoint: Checkpoint | None = None) -> tuple[VerifyReport, Timer]:
     app = bootstrap(Settings(db_url=url), migrate=False)
     with Timer() as timer:
@@ -302,7 +228,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--keep", help="build (or reuse) the store at this SQLite path")
     parser.add_argument("--profile", type=int, default=0, help="also profile verify of this many cases")
-    parser.add_argument("--parts", default="reads,one,many,proposals", help="which measurements to make")
+    parser.add_argument("--parts", default="reads,one,many", help="which measurements to make")
     args = parser.parse_args()
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
@@ -334,19 +260,14 @@ def main() -> None:
         if "one" in parts:
             report, one = timed_verify(url, 1)
             row(f"verify, 1 process ({report.cases:,} cases, {report.events:,} events)", one, report.events)
-            _, nightly = timed_verify(url, 1, Checkpoint(report.seen))
-            row("verify --checkpoint, nothing changed, 1 process", nightly, report.events)
         if "many" in parts:
             report, many = timed_verify(url, args.jobs)
             row(f"verify, {args.jobs} processes (wall only)", many, report.events, cpu=False)
-            _, many_nightly = timed_verify(url, args.jobs, Checkpoint(report.seen))
-            row(f"verify --checkpoint, nothing changed, {args.jobs} processes", many_nightly, report.events, cpu=False)
-        if "proposals" in parts:
-            apply_proposal()
-            report, proposed = timed_verify(url, 1)
-            row("proposal A (cheaper copy, machine by ref), 1 process", proposed, report.events)
-            apply_proposal(skip_transitions=True)
-            row("proposal A + B (no second transitions pass)", timed_verify(url, 1)[1], report.events)
+        if "checkpoint" in parts:
+            first, recording = timed_verify(url, args.jobs, Checkpoint())
+            row(f"verify --checkpoint, first run, {args.jobs} processes", recording, first.events, cpu=False)
+            _, nightly = timed_verify(url, args.jobs, Checkpoint(first.seen))
+            row(f"verify --checkpoint, nothing changed, {args.jobs} processes", nightly, first.events, cpu=False)
         print("ratio: events/s against the bare SELECT's rows/s (CPU time where given, else wall)")
         print("targets: >= 50,000 events/s and >= 0.3 of the bare read rate")
         if args.profile:

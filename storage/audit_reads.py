@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from json.scanner import make_scanner  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -83,15 +84,26 @@ _EVENT_COLUMNS = tuple(
 _DEADLINE_COLUMNS = tuple(
     _raw(deadlines.c[name]) if name in ("due", "breach_at") else deadlines.c[name] for name in DeadlineRow._fields
 )
-_decode = json.JSONDecoder().decode
+_decoder = json.JSONDecoder()
+_scan = make_scanner(_decoder)  # the C scanner that JSONDecoder.decode wraps in Python
 
 
 def _json(value: Any) -> Any:
-    """SQLite gives JSON text, PostgreSQL's driver the object."""
+    """SQLite gives JSON text, PostgreSQL's driver the object.
+
+    The scanner alone when the text is exactly one JSON value (what the store writes); else the full
+    decoder, which also takes surrounding whitespace; text that is not JSON stays text.
+    """
     if type(value) is not str:
         return value
     try:
-        return _decode(value)
+        found, end = _scan(value, 0)
+        if end == len(value):
+            return found
+    except (StopIteration, ValueError):
+        pass
+    try:
+        return _decoder.decode(value)
     except ValueError:
         return value
 
@@ -103,11 +115,12 @@ def _instant(value: Any) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-def _instant_text(value: Any, instant: datetime) -> str:
-    """``canonical.instant_text(instant)``; from SQLite's text by a slice, when it has the usual form."""
+def _instant_and_text(value: Any) -> tuple[datetime, str]:
+    """The instant, and ``canonical.instant_text`` of it: from SQLite's text by a slice, in its usual form."""
     if type(value) is str and len(value) == 26 and value[10] == " ":
-        return f"{value[:10]}T{value[11:]}Z"
-    return instant_text(instant)
+        return datetime.fromisoformat(value + "+00:00"), f"{value[:10]}T{value[11:]}Z"
+    instant = _instant(value)
+    return instant, instant_text(instant)
 
 
 def _date(value: Any) -> date:
@@ -152,24 +165,33 @@ def _load(connection: sa.Connection, case_filter: Any, event_filter: Any, deadli
     for r in connection.execute(sa.select(*_CASE_COLUMNS).where(case_filter).order_by(cases.c.id)):
         found[r[0]] = StoredCase(CaseRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], _json(r[7])))
     query = sa.select(*_EVENT_COLUMNS).where(event_filter).order_by(events.c.case_id, events.c.seq)
-    stored = None
-    for r in connection.execute(query):
-        if stored is None or stored.row.id != r[1]:
-            stored = found.get(r[1])
-        if stored is not None:
-            occurred_at, recorded_at = _instant(r[5]), _instant(r[6])
-            stored.events.append(
+    current, append = None, None
+    for r in connection.execute(query):  # every event of the store goes through here: kept lean
+        case_id = r[1]
+        if case_id != current:
+            current, stored = case_id, found.get(case_id)
+            append = stored.events.append if stored is not None else None
+        if append is not None:
+            occurred_at, occurred_text = _instant_and_text(r[5])
+            recorded_at, recorded_text = _instant_and_text(r[6])
+            append(
                 EventRow(
                     r[0],
-                    r[1],
+                    case_id,
                     r[2],
                     r[3],
                     _json(r[4]),
                     occurred_at,
                     recorded_at,
-                    *r[7:],  # type: ignore[arg-type]
-                    _instant_text(r[5], occurred_at),
-                    _instant_text(r[6], recorded_at),
+                    r[7],
+                    r[8],
+                    r[9],
+                    r[10],
+                    r[11],
+                    r[12],
+                    r[13],
+                    occurred_text,
+                    recorded_text,
                 )
             )
     query = sa.select(*_DEADLINE_COLUMNS).where(deadline_filter).order_by(deadlines.c.case_id, deadlines.c.number)

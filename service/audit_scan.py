@@ -158,7 +158,7 @@ def verify_parallel(
     context = _worker_context()
     engine.dispose()  # no pooled connection of ours is open when workers fork (SQLAlchemy's advice for fork)
     url = engine.url.render_as_string(hide_password=False)
-    size = max(1, len(pages) // (jobs * 4))  # several chunks a worker, so none waits on a slow one
+    size = max(1, len(pages) // (jobs * 16))  # many chunks a worker, so none is left waiting at the end
     chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
     total = VerifyReport()
     with ProcessPoolExecutor(

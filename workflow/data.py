@@ -135,5 +135,8 @@ def data_problems(event: str, data: Any) -> dict[str, str]:
 
 
 def clean(data: dict[str, Any]) -> dict[str, Any]:
-    """Drop nulls, which mean the same as a missing field."""
+    """Drop nulls, which mean the same as a missing field (``data`` itself when it has none: nothing
+    downstream changes event data, and replay cleans every event of a store)."""
+    if None not in data.values():
+        return data
     return {k: v for k, v in data.items() if v is not None}

@@ -51,6 +51,24 @@ def decide(
     validate_data: bool = True,
 ) -> Decision:
     """Every reason ``event`` is refused (none: allowed), without changing the case."""
+    reasons, details, edge, ctx = _evaluate(case, policy, event, data, occurred_at, now, from_client, validate_data)
+    return Decision(tuple(reasons), details, edge, ctx)
+
+
+_Evaluation = tuple[list[str], dict[str, str], Edge | None, EventContext | None]
+
+
+def _evaluate(
+    case: Case,
+    policy: Policy,
+    event: str,
+    data: dict[str, Any],
+    occurred_at: datetime,
+    now: datetime,
+    from_client: bool,
+    validate_data: bool = True,
+) -> _Evaluation:
+    """``decide``'s work, as a plain tuple: replay asks it for every event of a store."""
     if event not in _EVENTS:
         raise UnknownEvent(f"unknown event {event!r}; events are: {', '.join(EVENTS)}")
     reasons: list[str] = []
@@ -66,7 +84,8 @@ def decide(
     problems = data_problems(event, data) if validate_data else {}
     if problems:
         details.update({f"data.{k}": v for k, v in problems.items()})
-        return Decision((*reasons, "invalid_data"), details, None)
+        reasons.append("invalid_data")
+        return reasons, details, None, None
     data = clean(data)
     ctx = EventContext(case, policy, event, data, occurred_at, now, details)
     edge = None
@@ -74,10 +93,11 @@ def decide(
         edge = machine_for(policy).route(event, ctx)
     if edge is None:
         details["state"] = f"{event} is not valid in {case.state}"
-        return Decision((*reasons, "invalid_in_state"), details, None)
+        reasons.append("invalid_in_state")
+        return reasons, details, None, ctx
     for guard in edge.guards:
         reasons.extend(guard(ctx))
-    return Decision(tuple(reasons), details, edge, ctx)
+    return reasons, details, edge, ctx
 
 
 def apply(
@@ -137,11 +157,11 @@ def _allowed(
 
     ``EventRefused`` with every reason otherwise.
     """
-    decision = decide(case, policy, event, data, occurred_at, now, from_client=client)
-    if decision.reasons:
-        raise EventRefused(list(decision.reasons), decision.details)
-    assert decision.edge is not None and decision.context is not None
-    return decision.edge, decision.context
+    reasons, details, edge, ctx = _evaluate(case, policy, event, data, occurred_at, now, client)
+    if reasons:
+        raise EventRefused(reasons, details)
+    assert edge is not None and ctx is not None
+    return edge, ctx
 
 
 def _settle(ctx: EventContext, edge: Edge, last_occurred_at: datetime | None) -> None:

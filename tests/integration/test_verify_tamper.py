@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -173,6 +174,27 @@ def test_worker_processes_find_the_same_problems(app: App, sqlite_url: str, monk
     assert (first.replayed, sorted(first.seen)) == (2, ["beta"])  # alpha has problems: nothing recorded for it
     again = AuditService(app.engine, app.catalog).verify(jobs=2, checkpoint=Checkpoint(first.seen))
     assert again.replayed == 1 and sorted(p.line() for p in again.problems) == sorted(p.line() for p in one.problems)
+
+
+def test_workers_start_fresh_where_this_process_runs_threads(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forked from the CLI, spawned from a process with threads (the service): the same findings either way."""
+    from service import audit_scan
+
+    _execute(app, sa.delete(events).where(_alpha(2)))
+    monkeypatch.setattr(audit, "PAGE", 1)
+    assert audit_scan._worker_context().get_start_method() == "fork"
+    forked = AuditService(app.engine, app.catalog).verify(jobs=2)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert audit_scan._worker_context().get_start_method() == "spawn"
+        spawned = AuditService(app.engine, app.catalog).verify(jobs=2)
+    finally:
+        release.set()
+        other.join()
+    assert sorted(p.line() for p in spawned.problems) == sorted(p.line() for p in forked.problems)
+    assert forked.problems and (spawned.cases, spawned.events) == (forked.cases, forked.events)
 
 
 # -- checkpoints: an anchor kept outside the database, and incremental runs ----------------------------------------

@@ -15,10 +15,8 @@ from storage.audit_reads import DeadlineRow, StoredCase
 from workflow.canonical import GENESIS, chain_hash
 from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
-from workflow.engine import advance
 from workflow.errors import EventRefused, UnknownEvent, UnknownPolicy
-from workflow.history import new_case
-from workflow.vocabulary import DEADLINE_PASSED
+from workflow.history import fold_into, new_case
 
 # Snapshot fields compared with the replay, in the order problems are reported.
 SNAPSHOT_FIELDS = (
@@ -104,17 +102,9 @@ def replay_stored(stored: StoredCase, catalog: Catalog) -> tuple[Case | None, li
     out: list[Problem] = []
     case = new_case(case_id, policy)
     for row in stored.events:  # history.replay's loop, with each event's recorded states checked on the way
-        state_before, name, occurred_at, recorded_at = case.state, row.name, row.occurred_at, row.recorded_at
+        state_before, name = case.state, row.name
         try:
-            advance(
-                case,
-                policy,
-                name,
-                row.data,
-                occurred_at,
-                recorded_at if recorded_at > occurred_at else occurred_at,
-                from_client=name != DEADLINE_PASSED,
-            )
+            fold_into(case, policy, name, row.data, row.occurred_at, row.recorded_at)
         except (EventRefused, UnknownEvent) as refusal:
             reasons = ", ".join(refusal.reasons) if isinstance(refusal, EventRefused) else refusal.code
             out.append(Problem(case_id, row.seq, "replay_refused", f"{name} is refused on replay: {reasons}"))

@@ -2,14 +2,14 @@
 
 ``decide`` answers "would this event be accepted now, and if not, why?" with
 every reason code at once; ``apply`` decides, then fires the trigger on the
-policy's machine and applies the deadline effects. Replay (``history``) uses
-``apply`` with the recorded times, so the stored case and its replay come from
-the same code.
+policy's machine and applies the deadline effects. Replay (``history``, verify)
+uses ``advance`` with the recorded times: the same decision and effects on a
+case it owns, so the stored case and its replay come from the same code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,6 @@ class Decision:
     reasons: tuple[str, ...]
     details: dict[str, str]
     edge: Edge | None
-    context: EventContext | None = field(default=None, compare=False, repr=False)  # what the guards saw
 
     @property
     def allowed(self) -> bool:
@@ -51,8 +50,8 @@ def decide(
     validate_data: bool = True,
 ) -> Decision:
     """Every reason ``event`` is refused (none: allowed), without changing the case."""
-    reasons, details, edge, ctx = _evaluate(case, policy, event, data, occurred_at, now, from_client, validate_data)
-    return Decision(tuple(reasons), details, edge, ctx)
+    reasons, details, edge, _ = _evaluate(case, policy, event, data, occurred_at, now, from_client, validate_data)
+    return Decision(tuple(reasons), details, edge)
 
 
 _Evaluation = tuple[list[str], dict[str, str], Edge | None, EventContext | None]
@@ -146,7 +145,6 @@ def advance(
     before = case.last_occurred_at
     if edge.dest is not None:
         case.state = edge.dest
-    ctx.guards_passed = True
     _settle(ctx, edge, before)
 
 

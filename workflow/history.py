@@ -70,13 +70,14 @@ def fold(case: Case, policy: Policy, record: EventRecord) -> Case:
 def replay(case_id: str, policy: Policy, records: Iterable[EventRecord]) -> Case:
     """The case its history describes (raises ``EventRefused`` if the history does not hold)."""
     case = new_case(case_id, policy)
-    for record in records:
-        advance_by(case, policy, record)
+    for r in records:
+        fold_into(case, policy, r.name, r.data, r.occurred_at, r.recorded_at)
     return case
 
 
-def advance_by(case: Case, policy: Policy, record: EventRecord) -> None:
-    """``fold`` into ``case`` itself (``EventRefused`` leaves it as it was)."""
-    occurred_at, recorded_at = record.occurred_at, record.recorded_at
+def fold_into(
+    case: Case, policy: Policy, name: str, data: dict[str, Any], occurred_at: datetime, recorded_at: datetime
+) -> None:
+    """``fold`` into ``case`` itself, given the stored columns (``EventRefused`` leaves it as it was)."""
     now = recorded_at if recorded_at > occurred_at else occurred_at
-    advance(case, policy, record.name, record.data, occurred_at, now, from_client=record.name != DEADLINE_PASSED)
+    advance(case, policy, name, data, occurred_at, now, from_client=name != DEADLINE_PASSED)

@@ -177,24 +177,31 @@ def test_worker_processes_find_the_same_problems(app: App, sqlite_url: str, monk
 
 
 def test_workers_start_fresh_where_this_process_runs_threads(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forked from the CLI, spawned from a process with threads (the service): the same findings either way."""
+    """Forked from the CLI (no other thread), spawned from a process with threads: the same findings either way."""
+    import multiprocessing
+
     from service import audit_scan
 
-    _execute(app, sa.delete(events).where(_alpha(2)))
-    monkeypatch.setattr(audit, "PAGE", 1)
-    assert audit_scan._worker_context().get_start_method() == "fork"
-    forked = AuditService(app.engine, app.catalog).verify(jobs=2)
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
         assert audit_scan._worker_context().get_start_method() == "spawn"
-        spawned = AuditService(app.engine, app.catalog).verify(jobs=2)
     finally:
         release.set()
         other.join()
-    assert sorted(p.line() for p in spawned.problems) == sorted(p.line() for p in forked.problems)
-    assert forked.problems and (spawned.cases, spawned.events) == (forked.cases, forked.events)
+    with monkeypatch.context() as patched:
+        patched.setattr(audit_scan.threading, "active_count", lambda: 1)
+        assert audit_scan._worker_context().get_start_method() == "fork"
+
+    _execute(app, sa.delete(events).where(_alpha(2)))
+    monkeypatch.setattr(audit, "PAGE", 1)
+    found = {}
+    for method in ("fork", "spawn"):
+        monkeypatch.setattr(audit_scan, "_worker_context", lambda m=method: multiprocessing.get_context(m))
+        report = AuditService(app.engine, app.catalog).verify(jobs=2)
+        found[method] = (report.cases, report.events, sorted(p.line() for p in report.problems))
+    assert found["fork"] == found["spawn"] and found["fork"][2]
 
 
 # -- checkpoints: an anchor kept outside the database, and incremental runs ----------------------------------------

@@ -113,6 +113,11 @@ class AuditService:
     def _records(self, stored: StoredCase) -> list[EventRecord]:
         records = []
         for row in stored.events:
+            if not isinstance(row.data, dict):  # an edited row whose data is no longer a JSON object
+                raise HistoryDoesNotReplay(
+                    f"case {stored.id}: event {row.seq}'s data is not a JSON object; "
+                    f"run complaints verify --case {stored.id}"
+                )
             record = record_from_row(row)
             record.meta["hash"] = row.hash
             records.append(record)

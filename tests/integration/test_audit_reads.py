@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.bootstrap import App, Settings, bootstrap
-from service.audit import AuditService
+from service.audit import AuditService, HistoryDoesNotReplay
 from storage.audit_reads import CaseRow, StoredCase, load_cases, load_range
 from storage.tables import cases, deadlines, events
 from workflow.canonical import instant_text
@@ -192,6 +192,10 @@ def test_event_data_that_no_longer_parses_is_kept_as_its_text(sqlite_app: App) -
         ("alpha", 2, "hash_mismatch"),
         ("alpha", 2, "replay_refused"),
     }
+    audit = AuditService(sqlite_app.engine, sqlite_app.catalog)
+    for show in (audit.replay, audit.timeline):
+        with pytest.raises(HistoryDoesNotReplay, match="event 2's data is not a JSON object"):
+            show("alpha")
 
 
 def test_a_snapshot_that_no_longer_parses_is_kept_as_its_text(sqlite_app: App) -> None:

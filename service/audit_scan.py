@@ -96,7 +96,7 @@ def fewer_collections() -> Iterator[None]:
     """Run the cyclic garbage collector less often while verifying.
 
     A verify makes millions of short-lived objects without cycles (rows, dicts, deadlines); with the
-    default thresholds the collector's passes over them cost about a sixth of the run.
+    default thresholds the collector's passes over them cost about a tenth of the run.
     """
     before = gc.get_threshold()
     gc.set_threshold(max(before[0], 50_000), *before[1:])

@@ -190,9 +190,6 @@ class PolicyMachine:
     def states(self) -> list[str]:
         return list(self.machine.states)
 
-    def candidates(self, trigger: str, state: str) -> tuple[Edge, ...]:
-        return self._by_source.get((trigger, state), ())
-
     def route(self, trigger: str, ctx: EventContext) -> Edge | None:
         """The transition ``trigger`` would take from the case's state, guards aside.
 

@@ -50,6 +50,10 @@ def _refused(case_id: str, refusal: EventRefused) -> HistoryDoesNotReplay:
     )
 
 
+def _unreadable(case_id: str, seq: int, what: str) -> HistoryDoesNotReplay:
+    return HistoryDoesNotReplay(f"case {case_id}: event {seq}'s {what}; run complaints verify --case {case_id}")
+
+
 def parse_instant(text: str | None, name: str) -> datetime | None:
     if text is None or text == "":
         return None
@@ -113,11 +117,10 @@ class AuditService:
     def _records(self, stored: StoredCase) -> list[EventRecord]:
         records = []
         for row in stored.events:
-            if not isinstance(row.data, dict):  # an edited row whose data is no longer a JSON object
-                raise HistoryDoesNotReplay(
-                    f"case {stored.id}: event {row.seq}'s data is not a JSON object; "
-                    f"run complaints verify --case {stored.id}"
-                )
+            if not isinstance(row.data, dict):  # edited rows: say so, and where to look
+                raise _unreadable(stored.id, row.seq, "data is not a JSON object")
+            if row.occurred_at is None or row.recorded_at is None:
+                raise _unreadable(stored.id, row.seq, "time is not an instant")
             record = record_from_row(row)
             record.meta["hash"] = row.hash
             records.append(record)

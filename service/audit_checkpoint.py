@@ -84,8 +84,8 @@ def state_digest(stored: StoredCase) -> str:
                 d.number,
                 d.kind,
                 d.stage,
-                d.due.isoformat(),
-                d.breach_at.isoformat(),
+                str(d.due),  # str: a row whose value did not read as a date is None, still digested
+                str(d.breach_at),
                 d.status,
                 d.opened_seq,
                 d.closed_seq,

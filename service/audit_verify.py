@@ -102,6 +102,12 @@ def replay_stored(stored: StoredCase, catalog: Catalog) -> tuple[Case | None, li
     out: list[Problem] = []
     case = new_case(case_id, policy)
     for row in stored.events:  # history.replay's loop, with each event's recorded states checked on the way
+        if row.occurred_at is None or row.recorded_at is None:
+            column, text = (
+                ("occurred_at", row.occurred_text) if row.occurred_at is None else ("recorded_at", row.recorded_text)
+            )
+            out.append(Problem(case_id, row.seq, "row_unreadable", f"{column} {text!r} is not an instant"))
+            return None, out
         state_before, name = case.state, row.name
         try:
             fold_into(case, policy, name, row.data, row.occurred_at, row.recorded_at)
@@ -167,11 +173,11 @@ def _row_dict(row: DeadlineRow) -> dict[str, Any]:
         "number": row.number,
         "kind": row.kind,
         "stage": row.stage,
-        "due": row.due.isoformat(),
+        "due": row.due.isoformat() if row.due is not None else None,
         "status": row.status,
         "opened_seq": row.opened_seq,
         "closed_seq": row.closed_seq,
-        "breach_at": row.breach_at.isoformat(),
+        "breach_at": row.breach_at.isoformat() if row.breach_at is not None else None,
     }
 
 

@@ -10,7 +10,8 @@ here (``_json``, ``_instant``): the same values the column types give
 (tests/integration/test_audit_reads.py holds them equal on both backends), at
 a third of the cost, because SQLAlchemy's SQLite date parsing goes through a
 regular expression per value and verify reads every event there is. A JSON
-value that no longer parses (an edited byte) is kept as its text, so verify
+value that no longer parses (an edited byte) is kept as its text, and an
+instant or date that does not is None (its text kept for the hash), so verify
 reports the row instead of stopping.
 """
 
@@ -46,8 +47,8 @@ class EventRow(NamedTuple):
     seq: int
     name: str
     data: Any  # the data object, or its text when it does not parse
-    occurred_at: datetime
-    recorded_at: datetime
+    occurred_at: datetime | None  # None: the stored value is not an instant (verify reports the row)
+    recorded_at: datetime | None
     actor: str
     policy_id: str
     policy_version: int
@@ -64,8 +65,8 @@ class DeadlineRow(NamedTuple):
     number: int
     kind: str
     stage: int
-    due: date
-    breach_at: datetime
+    due: date | None  # None: the stored value is not a date
+    breach_at: datetime | None
     status: str
     opened_seq: int
     closed_seq: int | None
@@ -108,23 +109,35 @@ def _json(value: Any) -> Any:
         return value
 
 
-def _instant(value: Any) -> datetime:
+def _instant(value: Any) -> datetime | None:
     """SQLite gives ``YYYY-MM-DD HH:MM:SS.ffffff`` text, PostgreSQL's driver a datetime; both naive UTC."""
-    if type(value) is str:
-        return datetime.fromisoformat(value + "+00:00")  # five times cheaper than .replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC)
+    try:
+        if type(value) is str:
+            return datetime.fromisoformat(value + "+00:00")  # five times cheaper than .replace(tzinfo=UTC)
+        return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
-def _instant_and_text(value: Any) -> tuple[datetime, str]:
-    """The instant, and ``canonical.instant_text`` of it: from SQLite's text by a slice, in its usual form."""
+def _instant_and_text(value: Any) -> tuple[datetime | None, str]:
+    """The instant, and ``canonical.instant_text`` of it: from SQLite's text by a slice, in its usual form.
+
+    A value that is not an instant gives None and its own text (so its hash no longer matches).
+    """
     if type(value) is str and len(value) == 26 and value[10] == " ":
-        return datetime.fromisoformat(value + "+00:00"), f"{value[:10]}T{value[11:]}Z"
+        try:
+            return datetime.fromisoformat(value + "+00:00"), f"{value[:10]}T{value[11:]}Z"
+        except ValueError:
+            return None, value
     instant = _instant(value)
-    return instant, instant_text(instant)
+    return instant, (str(value) if instant is None else instant_text(instant))
 
 
-def _date(value: Any) -> date:
-    return date.fromisoformat(value) if type(value) is str else value
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if type(value) is str else value
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -220,3 +220,38 @@ def test_an_instant_stored_without_its_fraction_reads_as_the_same_instant(sqlite
     first = loaded[2].events[0]
     assert first.occurred_at == START and first.occurred_text == "2026-12-18T10:00:00.000000Z"
     assert AuditService(sqlite_app.engine, sqlite_app.catalog).verify().ok
+
+
+def test_an_instant_that_no_longer_parses_is_reported(sqlite_app: App) -> None:
+    """An edited timestamp reads as None with its text kept: the chain and the replay report it, nothing raises."""
+    bad = "2026-13-45 99:00:00.000000"
+    _update(sqlite_app, f"UPDATE events SET occurred_at = '{bad}' WHERE case_id = 'beta' AND seq = 2")
+    with sqlite_app.engine.connect() as connection:
+        [beta] = load_cases(connection, ["beta"])
+    assert beta.events[1].occurred_at is None and beta.events[1].occurred_text == bad
+    audit = AuditService(sqlite_app.engine, sqlite_app.catalog)
+    report = audit.verify()
+    assert {(p.case_id, p.seq, p.code) for p in report.problems} == {
+        ("beta", 2, "hash_mismatch"),
+        ("beta", 2, "row_unreadable"),
+    }
+    assert f"occurred_at '{bad}' is not an instant" in {p.detail for p in report.problems}
+    with pytest.raises(HistoryDoesNotReplay, match="event 2's time is not an instant"):
+        audit.timeline("beta")
+    from service.audit_checkpoint import Checkpoint
+
+    assert {p.code for p in audit.verify(checkpoint=Checkpoint()).problems} == {"hash_mismatch", "row_unreadable"}
+
+
+def test_a_deadline_date_that_no_longer_parses_is_reported(sqlite_app: App) -> None:
+    """A deadline row's edited date differs from the replay: reported as such, and the checkpoint digest copes."""
+    _update(sqlite_app, "UPDATE deadlines SET due = 'soon', breach_at = 'later' WHERE case_id = 'omega' AND number = 1")
+    with sqlite_app.engine.connect() as connection:
+        [omega] = load_cases(connection, ["omega"])
+    assert (omega.deadlines[0].due, omega.deadlines[0].breach_at) == (None, None)
+    from service.audit_checkpoint import Checkpoint
+
+    for checkpoint in (None, Checkpoint()):
+        report = AuditService(sqlite_app.engine, sqlite_app.catalog).verify(checkpoint=checkpoint)
+        assert [(p.case_id, p.code) for p in report.problems] == [("omega", "deadline_differs")]
+        assert "due None (replay '20" in report.problems[0].detail

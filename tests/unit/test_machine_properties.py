@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from workflow.calendar import local_date
 from workflow.case import OPEN, Case
 from workflow.catalog import shipped
-from workflow.engine import apply, due_deadlines, passing_data
+from workflow.engine import advance, apply, due_deadlines, passing_data
 from workflow.errors import EventRefused
 from workflow.history import EventRecord, new_case, replay
 from workflow.policy import Policy
@@ -152,13 +152,23 @@ class CaseMachine(RuleBasedStateMachine):
     def _apply(self, event: str, data: dict[str, Any], occurred_at: datetime, client: bool = True) -> None:
         before = self.case
         snapshot = before.to_dict()
+        # replay's path (in place, the state moved along the decided edge) must do exactly what apply does
+        in_place = before.clone()
+        try:
+            advance(in_place, self.policy, event, data, occurred_at, self.now, from_client=client)
+            advanced: list[str] | None = None
+        except EventRefused as refusal:
+            advanced = refusal.reasons
+            assert in_place.to_dict() == snapshot, "a refused event changed the case (advance)"
         try:
             after = apply(before, self.policy, event, data, occurred_at, self.now, from_client=client)
         except EventRefused as refusal:
             assert refusal.reasons, "a refusal always says why"
             assert before.to_dict() == snapshot, "a refused event changed the case"
+            assert advanced == refusal.reasons, "advance refused for other reasons than apply"
             return
         assert before.to_dict() == snapshot, "apply must not mutate its input"
+        assert advanced is None and in_place.to_dict() == after.to_dict(), "advance and apply disagree"
         self.records.append(
             EventRecord("prop", after.version, event, data, occurred_at, self.now, "test", before.state, after.state)
         )

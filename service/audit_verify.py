@@ -232,12 +232,17 @@ def verify_against(
     to write) nothing is recorded, and the state digest is not computed.
     """
     problems = check_chain(stored)
+    now: Seen | None = None  # the stored rows as they are: worked out once, compared, then recorded
     if known is not None:
         at = next((row for row in stored.events if row.seq == known.version), None)
         if at is None or at.hash != known.head_hash:
             detail = f"event {known.version} is not the one the checkpoint recorded (hash {known.head_hash[:16]}...)"
             problems.append(Problem(stored.id, known.version, "history_rewritten", detail))
-        if not problems and seen(stored) == known:
-            return problems, known, False
+        if not problems:
+            now = seen(stored)
+            if now == known:
+                return problems, known, False
     problems.extend(_replay_and_compare(stored, catalog))
-    return problems, (seen(stored) if record and not problems else None), True
+    if problems or not record:
+        return problems, None, True
+    return problems, (now if now is not None else seen(stored)), True

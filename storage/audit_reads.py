@@ -124,13 +124,12 @@ def _instant_and_text(value: Any) -> tuple[datetime | None, str]:
 
     A value that is not an instant gives None and its own text (so its hash no longer matches).
     """
-    if type(value) is str and len(value) == 26 and value[10] == " ":
-        try:
-            return datetime.fromisoformat(value + "+00:00"), f"{value[:10]}T{value[11:]}Z"
-        except ValueError:
-            return None, value
     instant = _instant(value)
-    return instant, (str(value) if instant is None else instant_text(instant))
+    if instant is None:
+        return None, str(value)
+    if type(value) is str and len(value) == 26 and value[10] == " ":
+        return instant, f"{value[:10]}T{value[11:]}Z"
+    return instant, instant_text(instant)
 
 
 def _date(value: Any) -> date | None:

@@ -112,8 +112,8 @@ def event_content(
     seq: int,
     name: str,
     data: dict[str, Any],
-    occurred_at: datetime,
-    recorded_at: datetime,
+    occurred_at: datetime | str,
+    recorded_at: datetime | str,
     actor: str,
     policy_id: str,
     policy_version: int,
@@ -121,14 +121,14 @@ def event_content(
     state_after: str,
     prev_hash: str,
 ) -> dict[str, Any]:
-    """The object whose canonical JSON is hashed (exactly ``HASHED_FIELDS``)."""
+    """The object whose canonical JSON is hashed (exactly ``HASHED_FIELDS``); instants may be their text."""
     return {
         "case_id": case_id,
         "seq": seq,
         "name": name,
         "data": data,
-        "occurred_at": instant_text(occurred_at),
-        "recorded_at": instant_text(recorded_at),
+        "occurred_at": occurred_at if type(occurred_at) is str else instant_text(occurred_at),
+        "recorded_at": recorded_at if type(recorded_at) is str else instant_text(recorded_at),
         "actor": actor,
         "policy_id": policy_id,
         "policy_version": policy_version,
@@ -201,19 +201,17 @@ def chain_hash(
             pass  # a column that is not text: the general path below encodes it as it is
         else:
             return hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return content_hash(
-        {
-            "case_id": case_id,
-            "seq": seq,
-            "name": name,
-            "data": data,
-            "occurred_at": occurred_at,
-            "recorded_at": recorded_at,
-            "actor": actor,
-            "policy_id": policy_id,
-            "policy_version": policy_version,
-            "state_before": state_before,
-            "state_after": state_after,
-            "prev_hash": prev_hash,
-        }
+    return event_hash(
+        case_id=case_id,
+        seq=seq,
+        name=name,
+        data=data,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        actor=actor,
+        policy_id=policy_id,
+        policy_version=policy_version,
+        state_before=state_before,
+        state_after=state_after,
+        prev_hash=prev_hash,
     )

@@ -18,8 +18,8 @@ from typing import Any
 from api.bootstrap import App, bootstrap
 from api.cli import print_json
 from service.audit import AuditService, InvalidInstant, default_jobs, parse_instant
-from service.audit_checkpoint import Checkpoint
-from service.audit_render import replay_text, timeline_html, timeline_text, what_if_text
+from service.audit.checkpoint import Checkpoint
+from service.audit.render import replay_text, timeline_html, timeline_text, what_if_text
 
 EXIT_PROBLEMS = 1
 

@@ -21,10 +21,10 @@ from api.bootstrap import App, Settings, bootstrap, catalog_for
 from api.diagram_files import regenerate
 from api.render import FORMATS, render
 from service.flow import parse_day, process_flow
-from workflow.diagram_dot import to_dot
-from workflow.diagram_mermaid import to_mermaid
-from workflow.diagram_overlays import case_diagram
 from workflow.diagrams import Diagram, policy_diagram
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.mermaid import to_mermaid
+from workflow.diagrams.overlays import case_diagram
 from workflow.errors import ComplaintsError
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from api.render import render
 from workflow.catalog import Catalog
-from workflow.diagram_dot import to_dot
-from workflow.diagram_mermaid import to_mermaid
 from workflow.diagrams import policy_diagram
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.mermaid import to_mermaid
 from workflow.policy import Policy
 
 README_HEAD = """# Policy diagrams

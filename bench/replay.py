@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.bootstrap import Settings, bootstrap  # noqa: E402
 from service.audit import AuditService, VerifyReport  # noqa: E402
-from service.audit_checkpoint import Checkpoint  # noqa: E402
+from service.audit.checkpoint import Checkpoint  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
 from storage.audit_reads import case_ids, load_range  # noqa: E402
 from storage.database import make_engine  # noqa: E402
 from storage.tables import cases, deadlines, events  # noqa: E402
-from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash  # noqa: E402
+from workflow.audit.canonical import GENESIS, HASHED_FIELDS, event_hash  # noqa: E402
 from workflow.clock import ManualClock  # noqa: E402
 
 T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday

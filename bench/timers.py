@@ -50,10 +50,10 @@ from service.logs import configure_logging  # noqa: E402
 from storage.database import make_engine, upgrade  # noqa: E402
 from storage.tables import cases, deadlines, events  # noqa: E402
 from storage.unit_of_work import UnitOfWorkFactory  # noqa: E402
+from workflow.audit.history import EventRecord, new_case  # noqa: E402
 from workflow.calendar import LONDON, breach_instant  # noqa: E402
 from workflow.catalog import Catalog  # noqa: E402
 from workflow.engine import apply  # noqa: E402
-from workflow.history import EventRecord, new_case  # noqa: E402
 from workflow.policy import POLICY_DIR  # noqa: E402
 
 POLICY_TOML = """\

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from service import firing
+from service.firing import Fired
 from service.logs import get_logger
 from service.views import case_view
 from storage.queries import CasePage, CaseQuery, find_cases
 from storage.unit_of_work import UnitOfWorkFactory
+from workflow.audit.history import EventRecord, new_case
 from workflow.case import Case
 from workflow.catalog import Catalog
 from workflow.clock import Clock
 from workflow.engine import apply, decide, due_deadlines, passing_data
 from workflow.errors import EventRefused, UnknownEvent, VersionConflict
-from workflow.history import EventRecord, new_case
 from workflow.policy import Policy
 from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, EVENTS
 
@@ -42,14 +43,6 @@ class CommandHook(Protocol):
     def check(self, connection: Any) -> None: ...
 
     def record(self, connection: Any, view: dict[str, Any]) -> None: ...
-
-
-@dataclass(frozen=True)
-class Fired:
-    case_id: str
-    kind: str
-    due: str
-    breach_at: datetime
 
 
 class ComplaintService:

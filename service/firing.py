@@ -17,24 +17,54 @@ the others still fire.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from workflow.audit.history import EventRecord
 from workflow.case import Case
+from workflow.catalog import Catalog
+from workflow.clock import Clock
 from workflow.errors import VersionConflict
-from workflow.history import EventRecord
+from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
 
-if TYPE_CHECKING:
-    from service.complaints import ComplaintService, Fired
+
+@dataclass(frozen=True)
+class Fired:
+    case_id: str
+    kind: str
+    due: str
+    breach_at: datetime
+
+
+class FiringHost(Protocol):
+    """What firing needs of the service (service/complaints.py), named here so neither module imports the other."""
+
+    uow: UnitOfWorkFactory
+    catalog: Catalog
+    clock: Clock
+    log: Any
+
+    def _fire_case(
+        self,
+        case: Case,
+        policy: Policy,
+        now: datetime,
+        records: list[EventRecord],
+        until: datetime | None = None,
+        quiet: bool = False,
+    ) -> Case: ...
+
+    def _announce(self, case: Case) -> None: ...
 
 ID_PAGE = 20_000  # case ids read per query at one instant; fired in batches of ``batch``
 Change = tuple[Case, Case, list[EventRecord]]
 
 
 def fire_due(
-    service: ComplaintService, now: datetime, batch: int, keep_going: Callable[[], bool] | None = None
+    service: FiringHost, now: datetime, batch: int, keep_going: Callable[[], bool] | None = None
 ) -> list[Fired]:
     """Every open deadline due at or before ``now``, in due order; ``keep_going`` can stop between batches."""
     fired: list[Fired] = []
@@ -61,7 +91,7 @@ def fire_due(
 
 
 def _fire_batch(
-    service: ComplaintService, ids: Sequence[str], until: datetime, now: datetime, skipped: set[str]
+    service: FiringHost, ids: Sequence[str], until: datetime, now: datetime, skipped: set[str]
 ) -> list[Fired]:
     stamp = max(now, service.clock.now())  # recorded_at: when this batch really fired
     try:
@@ -83,7 +113,7 @@ def _fire_batch(
 
 
 def _fire_cases(
-    service: ComplaintService,
+    service: FiringHost,
     uow: UnitOfWork,
     ids: Sequence[str],
     until: datetime,
@@ -108,7 +138,7 @@ def _fire_cases(
 
 
 def _fire_snapshot(
-    service: ComplaintService, case_id: str, snapshot: Any, until: datetime, stamp: datetime
+    service: FiringHost, case_id: str, snapshot: Any, until: datetime, stamp: datetime
 ) -> Change | None | bool:
     """What firing did to the case; None when nothing was due, False when it cannot be fired (logged)."""
     try:
@@ -123,10 +153,8 @@ def _fire_snapshot(
     return (before, after, records) if records else None
 
 
-def _report(service: ComplaintService, changes: list[Change], stamp: datetime) -> list[Fired]:
+def _report(service: FiringHost, changes: list[Change], stamp: datetime) -> list[Fired]:
     """After commit: one log line per deadline fired, and the timers told of the deadlines that opened."""
-    from service.complaints import Fired
-
     fired: list[Fired] = []
     for before, after, records in changes:
         state = before.state

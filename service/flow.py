@@ -15,8 +15,8 @@ from storage.flow_queries import Cohort, case_count, state_changes, transition_c
 from storage.unit_of_work import UnitOfWorkFactory
 from workflow.calendar import WorkingCalendar, local_date, start_of_local_day
 from workflow.catalog import Catalog
-from workflow.diagram_overlays import FlowStep, flow_diagram
 from workflow.diagrams import Diagram
+from workflow.diagrams.overlays import FlowStep, flow_diagram
 from workflow.errors import ComplaintsError, UnknownPolicy
 from workflow.policy import Policy
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workflow.audit.history import EventRecord
 from workflow.case import Case, Deadline
-from workflow.history import EventRecord
 
 
 def deadline_view(d: Deadline) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Reads for the audit (service/audit.py): a case as stored, whole (snapshot row, event rows, deadline rows).
+"""Reads for the audit (service/audit/__init__.py): a case as stored, whole (snapshot row, event rows, deadline rows).
 
 Verifying a large landlord's whole history is dominated by reading it, so
 cases are read a page at a time: one query for a page of case rows, one for
@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from storage.tables import cases, deadlines, events
-from workflow.canonical import instant_text
+from workflow.audit.canonical import instant_text
 
 
 class CaseRow(NamedTuple):

@@ -1,7 +1,7 @@
 """Linking new event rows into their case's hash chain, as they are written.
 
 The chain's definition (canonical JSON, SHA-256, the genesis value) is
-``workflow/canonical.py``; this module only finds the previous row's hash (one
+``workflow/audit/canonical.py``; this module only finds the previous row's hash (one
 indexed read on ``(case_id, seq)``, skipped for a case's first event) and
 stamps ``prev_hash`` and ``hash`` on the rows about to be inserted, in the
 command's own transaction.
@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage.tables import events
-from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash
+from workflow.audit.canonical import GENESIS, HASHED_FIELDS, event_hash
 
 _PREVIOUS = sa.select(events.c.hash).where(
     events.c.case_id == sa.bindparam("b_case"), events.c.seq == sa.bindparam("b_seq")

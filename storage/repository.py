@@ -16,9 +16,9 @@ import sqlalchemy as sa
 
 from storage.hashing import link, link_many
 from storage.tables import cases, deadlines, events
+from workflow.audit.history import EventRecord
 from workflow.case import OPEN, PASSED, Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
-from workflow.history import EventRecord
 
 # Statements built once: building SQLAlchemy expressions costs more than running them on SQLite.
 _GET = sa.select(cases.c.snapshot).where(cases.c.id == sa.bindparam("b_id"))

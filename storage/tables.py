@@ -70,7 +70,7 @@ events = sa.Table(
     sa.Column("policy_version", sa.Integer, nullable=False),
     sa.Column("state_before", sa.String(32), nullable=False),
     sa.Column("state_after", sa.String(32), nullable=False),
-    # tamper evidence: SHA-256 chain over the canonical content (workflow/canonical.py; migration 0002)
+    # tamper evidence: SHA-256 chain over the canonical content (workflow/audit/canonical.py; migration 0002)
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),

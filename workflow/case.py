@@ -1,7 +1,7 @@
 """The Case the machine drives, and its deadlines.
 
 A case is a fold of its events: everything here can be rebuilt from the
-history (``workflow.history.replay``), which is what lets an auditor trust the
+history (``workflow.audit.history.replay``), which is what lets an auditor trust the
 stored snapshot. The snapshot keeps every deadline the case ever had, with its
 status, because guards look back (a stage's original response date, whether a
 response date exists) and timelines show what was met and what was breached.

@@ -1,6 +1,6 @@
 """The auditor's HTTP routes: replay at a moment, verify, timeline, what-if. Read-only, role ``auditor``.
 
-Each is the same query the CLI runs (service/audit.py); ``as_of``,
+Each is the same query the CLI runs (service/audit/__init__.py); ``as_of``,
 ``known_at`` and ``until`` are ISO 8601 instants with an offset (a missing
 offset is ``invalid_data``, 422).
 """
@@ -16,7 +16,7 @@ from api.bootstrap import App
 from api.http.deps import Caller, get_app, require
 from api.http.errors import documented
 from service.audit import AuditService, parse_instant
-from service.audit_render import timeline_html, timeline_text
+from service.audit.render import timeline_html, timeline_text
 
 router = APIRouter(tags=["audit"])
 AUDITOR = require("auditor")

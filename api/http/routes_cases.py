@@ -32,9 +32,9 @@ from api.http.schemas import (
 )
 from storage.idempotency import IdempotencyGuard
 from storage.queries import CaseQuery
+from workflow.audit.history import EventRecord
 from workflow.calendar import LONDON
 from workflow.errors import CaseNotFound, EventRefused
-from workflow.history import EventRecord
 from workflow.vocabulary import STATES
 
 router = APIRouter(tags=["cases"])

@@ -20,10 +20,10 @@ from api.http.errors import documented, error_body
 from api.http.schemas import POLICY_REF
 from api.render import GraphvizFailed, GraphvizMissing, render
 from service.flow import process_flow
-from workflow.diagram_dot import to_dot
-from workflow.diagram_mermaid import to_mermaid
-from workflow.diagram_overlays import case_diagram
 from workflow.diagrams import Diagram, policy_diagram
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.mermaid import to_mermaid
+from workflow.diagrams.overlays import case_diagram
 from workflow.errors import UnknownPolicy
 from workflow.policy import Policy
 

@@ -19,7 +19,7 @@ import pytest
 
 from api.bootstrap import Settings, bootstrap
 from tests.e2e.test_http_helpers import LETTER, RECEIVE, Api, served
-from workflow.history import replay
+from workflow.audit.history import replay
 
 pytestmark = pytest.mark.e2e
 

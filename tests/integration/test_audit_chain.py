@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from api.bootstrap import Settings, bootstrap
 from storage.database import make_engine, upgrade
 from storage.tables import cases, deadlines, events
-from workflow.canonical import GENESIS, row_hash
+from workflow.audit.canonical import GENESIS, row_hash
 from workflow.clock import ManualClock
 
 START = datetime(2026, 12, 18, 10, tzinfo=UTC)

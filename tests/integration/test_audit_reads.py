@@ -20,7 +20,7 @@ from api.bootstrap import App, Settings, bootstrap
 from service.audit import AuditService, HistoryDoesNotReplay
 from storage.audit_reads import CaseRow, StoredCase, load_cases, load_range
 from storage.tables import cases, deadlines, events
-from workflow.canonical import instant_text
+from workflow.audit.canonical import instant_text
 from workflow.clock import ManualClock
 
 START = datetime(2026, 12, 18, 10, tzinfo=UTC)  # zero microseconds
@@ -238,7 +238,7 @@ def test_an_instant_that_no_longer_parses_is_reported(sqlite_app: App) -> None:
     assert f"occurred_at '{bad}' is not an instant" in {p.detail for p in report.problems}
     with pytest.raises(HistoryDoesNotReplay, match="event 2's time is not an instant"):
         audit.timeline("beta")
-    from service.audit_checkpoint import Checkpoint
+    from service.audit.checkpoint import Checkpoint
 
     assert {p.code for p in audit.verify(checkpoint=Checkpoint()).problems} == {"hash_mismatch", "row_unreadable"}
 
@@ -249,7 +249,7 @@ def test_a_deadline_date_that_no_longer_parses_is_reported(sqlite_app: App) -> N
     with sqlite_app.engine.connect() as connection:
         [omega] = load_cases(connection, ["omega"])
     assert (omega.deadlines[0].due, omega.deadlines[0].breach_at) == (None, None)
-    from service.audit_checkpoint import Checkpoint
+    from service.audit.checkpoint import Checkpoint
 
     for checkpoint in (None, Checkpoint()):
         report = AuditService(sqlite_app.engine, sqlite_app.catalog).verify(checkpoint=checkpoint)

@@ -9,8 +9,8 @@ import pytest
 from api.bootstrap import Settings, bootstrap
 from service.flow import BadPeriod, process_flow
 from workflow.clock import ManualClock
-from workflow.diagram_dot import to_dot
-from workflow.diagram_mermaid import to_mermaid
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.mermaid import to_mermaid
 from workflow.errors import UnknownPolicy
 from workflow.vocabulary import LETTER_FIELDS
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from api.bootstrap import App, Settings, bootstrap
 from storage.tables import cases, deadlines, events
+from workflow.audit.history import replay
 from workflow.clock import ManualClock
 from workflow.errors import CaseNotFound, EventRefused, VersionConflict
-from workflow.history import replay
 
 START = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
 RECEIVE = {"channel": "email", "incident_date": "2027-02-20", "formal": True, "subject_staff": "zed"}

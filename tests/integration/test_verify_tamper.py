@@ -168,7 +168,7 @@ def test_worker_processes_find_the_same_problems(app: App, sqlite_url: str, monk
     assert (two.cases, two.events) == (one.cases, one.events) == (2, 6)
     assert sorted(p.line() for p in two.problems) == sorted(p.line() for p in one.problems)
     assert two.problems
-    from service.audit_checkpoint import Checkpoint
+    from service.audit.checkpoint import Checkpoint
 
     first = AuditService(app.engine, app.catalog).verify(jobs=2, checkpoint=Checkpoint())
     assert (first.replayed, sorted(first.seen)) == (2, ["beta"])  # alpha has problems: nothing recorded for it
@@ -180,7 +180,7 @@ def test_workers_start_fresh_where_this_process_runs_threads(app: App, monkeypat
     """Forked from the CLI (no other thread), spawned from a process with threads: the same findings either way."""
     import multiprocessing
 
-    from service import audit_scan
+    from service.audit import scan as audit_scan
 
     release = threading.Event()
     other = threading.Thread(target=release.wait)
@@ -209,7 +209,7 @@ def test_workers_start_fresh_where_this_process_runs_threads(app: App, monkeypat
 
 def _rechain(app: App, case_id: str) -> None:
     """What a writer with database access could do: rewrite a case's whole chain consistently."""
-    from workflow.canonical import GENESIS, row_hash
+    from workflow.audit.canonical import GENESIS, row_hash
 
     with app.engine.begin() as connection:
         rows = connection.execute(sa.select(events).where(events.c.case_id == case_id).order_by(events.c.seq)).all()

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflow.audit.history import EventRecord, new_case
 from workflow.case import Case
 from workflow.catalog import shipped
 from workflow.engine import apply, decide, due_deadlines, passing_data
-from workflow.history import EventRecord, new_case
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED
 

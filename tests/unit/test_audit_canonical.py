@@ -1,4 +1,4 @@
-"""The canonical JSON form and the event hash (workflow/canonical.py): RFC 8785 exactly, fixed by example."""
+"""The canonical JSON form and the event hash (workflow/audit/canonical.py): RFC 8785 exactly, fixed by example."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.canonical import (
+from workflow.audit.canonical import (
     GENESIS,
     HASHED_FIELDS,
     canonical_json,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from workflow.audit.history import EventRecord, new_case
 from workflow.catalog import shipped
-from workflow.diagram_dot import to_dot
-from workflow.diagram_mermaid import to_mermaid
-from workflow.diagram_overlays import PATH_COLOR, case_diagram
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.mermaid import to_mermaid
+from workflow.diagrams.overlays import PATH_COLOR, case_diagram
 from workflow.engine import apply, due_deadlines, passing_data
-from workflow.history import EventRecord, new_case
 from workflow.vocabulary import DEADLINE_PASSED, LETTER_FIELDS
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from workflow.audit.history import new_case
 from workflow.calendar import local_date
 from workflow.catalog import shipped
-from workflow.diagram_labels import running_timers
+from workflow.diagrams.labels import running_timers
 from workflow.engine import apply, due_deadlines, passing_data
 from workflow.errors import EventRefused
-from workflow.history import new_case
 from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, LETTER_FIELDS
 
 POLICIES = shipped().all()

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from workflow.catalog import shipped
-from workflow.diagram_dot import to_dot
-from workflow.diagram_labels import running_timers
-from workflow.diagram_mermaid import to_mermaid
 from workflow.diagrams import EVENT, REFUSED, TIMER, policy_diagram
+from workflow.diagrams.dot import to_dot
+from workflow.diagrams.labels import running_timers
+from workflow.diagrams.mermaid import to_mermaid
 from workflow.machine import clear_machine_cache, machine_for
 from workflow.vocabulary import DEADLINE_PASSED, NEW
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from tests.unit.case_builder import LETTER, POLICIES, STAGE_1_HANDLER, START, Story, at_stage_2_requested, story
+from workflow.audit.history import new_case, replay
 from workflow.catalog import shipped
 from workflow.engine import apply, decide, due_deadlines
 from workflow.errors import EventRefused, UnknownEvent
-from workflow.history import new_case, replay
 from workflow.vocabulary import DEADLINE_PASSED
 
 

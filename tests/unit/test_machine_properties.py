@@ -14,12 +14,12 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from workflow.audit.history import EventRecord, new_case, replay
 from workflow.calendar import local_date
 from workflow.case import OPEN, Case
 from workflow.catalog import shipped
 from workflow.engine import advance, apply, due_deadlines, passing_data
 from workflow.errors import EventRefused
-from workflow.history import EventRecord, new_case, replay
 from workflow.policy import Policy
 from workflow.vocabulary import (
     CLIENT_EVENTS,

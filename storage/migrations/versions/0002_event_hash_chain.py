@@ -1,7 +1,7 @@
 """Tamper evidence: ``events.prev_hash`` and ``events.hash``, and the chaining of existing histories.
 
 Each event's ``hash`` is the SHA-256 of the canonical JSON of its content and
-``prev_hash`` (workflow/canonical.py); ``prev_hash`` is the case's previous
+``prev_hash`` (workflow/audit/canonical.py); ``prev_hash`` is the case's previous
 event's ``hash``. Histories written before this revision are chained here, in
 ``(case_id, seq)`` order, a page of cases at a time, so the columns can then
 be made NOT NULL.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.tables import UTCDateTime
-from workflow.canonical import GENESIS, HASHED_FIELDS, event_hash
+from workflow.audit.canonical import GENESIS, HASHED_FIELDS, event_hash
 
 revision = "0002"
 down_revision = "0001"

@@ -6,7 +6,7 @@ the same style are merged into one arrow with a line per event; states are
 grouped under DOMAIN.md's six stage names. Three styles:
 
 - event: one a client sends, labelled with the guards this policy gives
-  something to check (``workflow.diagram_labels``);
+  something to check (``workflow.diagrams.labels``);
 - timer: ``deadline_passed``, labelled with the deadlines that can be running
   in the state and their lengths in the policy's words; a self-loop records a
   breach (or a window passing), an arrow to another state is a deadline whose
@@ -14,8 +14,8 @@ grouped under DOMAIN.md's six stage names. Three styles:
 - refused: an edge the machine has only so that its refusal has a reason
   (its guard can never pass under this policy).
 
-``workflow.diagram_dot`` and ``workflow.diagram_mermaid`` write the text;
-``workflow.diagram_overlays`` adds a case's path or a process map. Output is
+``workflow.diagrams.dot`` and ``workflow.diagrams.mermaid`` write the text;
+``workflow.diagrams.overlays`` adds a case's path or a process map. Output is
 deterministic (fixed orders, no timestamps), so committed diagrams can be
 compared with what the code generates. All of it is pure; ``api.render``
 runs Graphviz.
@@ -27,7 +27,7 @@ import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from workflow.diagram_labels import always_refused, guard_words, running_timers
+from workflow.diagrams.labels import always_refused, guard_words, running_timers
 from workflow.machine import Edge, machine_for
 from workflow.policy import Policy
 from workflow.vocabulary import CLOSURE_BY_EVENT, DEADLINE_PASSED, EVENTS, NEW, STAGE_OF_STATE, STATES

@@ -1,6 +1,6 @@
 """A case's history as an auditor reads it, and the case as it stood at a moment.
 
-Pure: both are folds of the stored records (``workflow.history``), so what
+Pure: both are folds of the stored records (``workflow.audit.history``), so what
 they show is what the engine does, not a second reading of the rules.
 
 - ``replay_at``: ``as_of`` keeps the events that had *occurred* by then (what
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workflow.audit.history import EventRecord, fold, new_case
 from workflow.calendar import local_date
 from workflow.case import MET, PASSED, Case, Deadline
 from workflow.effects import find_firing
-from workflow.history import EventRecord, fold, new_case
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED
 

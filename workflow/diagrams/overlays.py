@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from workflow.audit.history import EventRecord
 from workflow.case import PASSED, Case
-from workflow.diagram_labels import timer_name
 from workflow.diagrams import EVENT, TIMER, Arrow, Diagram, Line, policy_diagram
-from workflow.history import EventRecord
+from workflow.diagrams.labels import timer_name
 from workflow.policy import Policy
 from workflow.vocabulary import CLOSURE_BY_EVENT, DEADLINE_PASSED, EVENTS, NEW, STATES, WINDOWS
 

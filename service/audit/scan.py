@@ -22,8 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.audit_checkpoint import Seen
-from service.audit_verify import Problem, verify_against
+from service.audit.checkpoint import Seen
+from service.audit.verify import Problem, verify_against
 from storage.audit_reads import StoredCase, load_range
 from storage.database import is_postgres, make_engine
 from workflow.catalog import Catalog

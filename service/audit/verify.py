@@ -2,7 +2,7 @@
 
 Every problem names the case and the sequence number it was found at, so an
 auditor can go straight to the row. Nothing here writes: the replay is
-``workflow.history.fold`` over the stored events, with their recorded times.
+``workflow.audit.history.fold`` over the stored events, with their recorded times.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.audit_checkpoint import Seen, seen
+from service.audit.checkpoint import Seen, seen
 from storage.audit_reads import DeadlineRow, StoredCase
-from workflow.canonical import GENESIS, chain_hash
+from workflow.audit.canonical import GENESIS, chain_hash
+from workflow.audit.history import fold_into, new_case
 from workflow.case import Case, Deadline
 from workflow.catalog import Catalog
 from workflow.errors import EventRefused, UnknownEvent, UnknownPolicy
-from workflow.history import fold_into, new_case
 
 # Snapshot fields compared with the replay, in the order problems are reported.
 SNAPSHOT_FIELDS = (

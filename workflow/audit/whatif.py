@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workflow.audit.history import EventRecord, fold, new_case
 from workflow.case import OPEN, Case
 from workflow.effects import find_firing
 from workflow.engine import apply, due_deadlines, passing_data
 from workflow.errors import EventRefused
-from workflow.history import EventRecord, fold, new_case
 from workflow.policy import Policy
 from workflow.vocabulary import DEADLINE_PASSED
 

@@ -1,7 +1,7 @@
 """The audit queries: verify, replay at a moment, timeline, what-if. Read-only, for CLI and HTTP alike.
 
 Nothing here writes: every answer is a fold of the stored events through the
-engine (``workflow.history``), compared with or shown beside what the store
+engine (``workflow.audit.history``), compared with or shown beside what the store
 holds. ``verify`` of a whole store reads a page of cases at a time and may
 spread the pages over worker processes (each opens its own connections).
 """
@@ -15,18 +15,18 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from service.audit_checkpoint import Checkpoint
-from service.audit_scan import VerifyReport, read_connection, verify_pages, verify_parallel, verify_stored
-from service.audit_verify import Problem, verify_case
+from service.audit.checkpoint import Checkpoint
+from service.audit.scan import VerifyReport, read_connection, verify_pages, verify_parallel, verify_stored
+from service.audit.verify import Problem, verify_case
 from service.views import case_view
 from storage.audit_reads import StoredCase, case_ids, load_cases
 from storage.repository import record_from_row
+from workflow.audit.history import EventRecord
+from workflow.audit.timeline import Entry, replay_at, timeline
+from workflow.audit.whatif import WhatIf, summary, what_if
 from workflow.case import Case
 from workflow.catalog import Catalog
 from workflow.errors import CaseNotFound, ComplaintsError, EventRefused
-from workflow.history import EventRecord
-from workflow.timeline import Entry, replay_at, timeline
-from workflow.whatif import WhatIf, summary, what_if
 
 PAGE = 500  # cases per read while verifying a whole store
 

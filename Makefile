@@ -7,7 +7,13 @@ STAMP   := $(VENV)/.installed
 PYTEST  := $(PYTHON) -m pytest
 SCENARIOS ?= ../shared/scenarios tests/scenarios
 
-.PHONY: install run test test-unit test-integration test-e2e lint scenarios clean
+SYSTEM  := scripts/system-packages
+
+.PHONY: system install run test test-unit test-integration test-e2e lint scenarios clean
+
+# Debian packages the tests need (PostgreSQL, Graphviz, Chromium): installed as root, else the command to run.
+system:
+	@$(SYSTEM)
 
 install: $(STAMP)
 
@@ -22,16 +28,16 @@ $(STAMP): pyproject.toml | $(PYTHON)
 run: $(STAMP)
 	$(VENV)/bin/complaints serve
 
-test: $(STAMP)
+test: system $(STAMP)
 	$(PYTEST) -q
 
 test-unit: $(STAMP)
 	$(PYTEST) -q tests/unit
 
-test-integration: $(STAMP)
+test-integration: system $(STAMP)
 	$(PYTEST) -q tests/integration
 
-test-e2e: $(STAMP)
+test-e2e: system $(STAMP)
 	$(PYTEST) -q tests/e2e
 
 lint: $(STAMP)

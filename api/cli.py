@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_diagram",
     "api.cli_serve",
     "api.cli_audit",
+    "api.cli_import",
+    "api.cli_export",
 )
 
 EXIT_REFUSED = 1

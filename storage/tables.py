@@ -47,12 +47,14 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("breach_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Column("external_ref", sa.String(128)),  # the legacy system's reference of an imported case (0004)
     sa.Index("ix_cases_state", "state"),
     sa.Index("ix_cases_policy", "policy_id", "policy_version"),
     sa.Index("ix_cases_opened_at", "opened_at"),
     # the reports' indexes (migration 0003)
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
+    sa.Index("ix_cases_external_ref", "external_ref", unique=True),
 )
 
 events = sa.Table(

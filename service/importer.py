@@ -31,6 +31,7 @@ from workflow.audit.history import EventRecord, new_case
 from workflow.case import Case
 from workflow.catalog import Catalog
 from workflow.clock import Clock
+from workflow.engine import due_deadlines
 from workflow.errors import ComplaintsError, EventRefused
 from workflow.policy import Policy
 from workflow.vocabulary import CLIENT_EVENTS
@@ -145,14 +146,22 @@ def build_case(host: ImportHost, ref: str, rows: list[Row], now: datetime) -> Bu
                 raise EventRefused(["invalid_in_state"], {"event": "a case's first event must be receive"})
             if index > 0 and (row.event == "receive" or row.event not in CLIENT_EVENTS):
                 raise EventRefused(["invalid_in_state"], {"event": f"{row.event} is not an event a client sends"})
-            case = host._fire_case(case, policy, at, records, quiet=True)  # the clock stands at the event
+            case = catch_up(host, case, policy, at, records)
             case = host._apply_logged(case, policy, row.event, row.data, at, at, row.actor, records)
         except EventRefused as refusal:
             refusal.details.setdefault("line", str(row.line))
             refusal.row = row  # type: ignore[attr-defined]
             raise
-    case = host._fire_case(case, policy, now, records, quiet=True)  # caught up to the import instant
+    case = catch_up(host, case, policy, now, records)  # what fell due up to the import instant
     return Built(ref, case, records, len(rows))
+
+
+def catch_up(host: ImportHost, case: Case, policy: Policy, until: datetime, records: list[EventRecord]) -> Case:
+    """Fire every deadline due by ``until`` as the timers would have: each at its own breach instant."""
+    while due := due_deadlines(case, until):
+        instant = due[0].breach_at
+        case = host._fire_case(case, policy, instant, records, quiet=True)
+    return case
 
 
 def group(rows: Iterable[Row], result: ImportResult, progress: Progress | None = None) -> dict[str, list[Row]]:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from api.bootstrap import App, bootstrap
+from api.bootstrap import bootstrap
 from api.progress import Progress
-from service.event_log import FORMATS, export
-from service.flow import parse_day
-from storage.event_log_queries import LogFilter
+from service.event_log import FORMATS, export, log_filter
 from storage.tables import events
-from workflow.calendar import start_of_local_day
 
 
 def register(subparsers: Any) -> None:
@@ -29,24 +25,9 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_export)
 
 
-def log_filter(app: App, policy: str | None, since: str | None, until: str | None) -> LogFilter:
-    """The CLI's and the HTTP route's filter: local dates, both included."""
-    first, last = parse_day(since, "since"), parse_day(until, "until")
-    policy_id = version = None
-    if policy:
-        chosen = app.catalog.resolve(policy)
-        policy_id, version = chosen.id, (chosen.version if "@" in policy else None)
-    return LogFilter(
-        policy_id,
-        version,
-        start_of_local_day(first) if first else None,
-        start_of_local_day(last + timedelta(days=1)) if last else None,
-    )
-
-
 def _export(args: argparse.Namespace) -> int:
     app = bootstrap()
-    which = log_filter(app, args.policy, args.since, args.until)
+    which = log_filter(app.catalog, args.policy, args.since, args.until)
     with app.engine.connect() as connection:
         total = connection.execute(sa.select(sa.func.count()).select_from(events).where(*which.where())).scalar_one()
     to_stdout = args.output == "-"

@@ -11,6 +11,7 @@ shows it is alive; under ``--json`` nothing is written at all.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from types import TracebackType
@@ -39,7 +40,15 @@ class Progress:
         self.quiet = quiet
         self.bar: tqdm[Any] | None = None
         if not quiet and _is_terminal(self.stream):
-            self.bar = tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream, dynamic_ncols=True)
+            size = shutil.get_terminal_size((100, 24))  # a terminal that says 0 x 0 (a bare pty) gets 100 x 24
+            self.bar = tqdm(
+                total=total,
+                desc=label,
+                unit=f" {unit}",
+                file=self.stream,
+                ncols=size.columns or 100,
+                nrows=size.lines or 24,
+            )
 
     def advance(self, n: int = 1, **counts: int) -> None:
         self.done += n

@@ -22,11 +22,15 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from service.flow import BadPeriod, parse_day
 from storage.event_log_queries import LogFilter, case_rows, deadline_rows, event_rows, handler_names
 from storage.unit_of_work import UnitOfWorkFactory
+from workflow.calendar import start_of_local_day
+from workflow.catalog import Catalog
 from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
 
 FORMATS = ("xes", "ocel", "csv")
@@ -45,6 +49,23 @@ def activity(name: str, data: dict[str, Any]) -> str:
 
 def outcome(state: str, closure_reason: str | None) -> str:
     return closure_reason or ("ombudsman_referred" if state == "ombudsman_referred" else "open")
+
+
+def log_filter(catalog: Catalog, policy: str | None, since: str | None, until: str | None) -> LogFilter:
+    """The CLI's and the HTTP route's filter: a policy ref, and local dates (Europe/London), both included."""
+    first, last = parse_day(since, "since"), parse_day(until, "until")
+    if first and last and last < first:
+        raise BadPeriod(f"until {last} is before since {first}")
+    policy_id = version = None
+    if policy:
+        chosen = catalog.resolve(policy)
+        policy_id, version = chosen.id, (chosen.version if "@" in policy else None)
+    return LogFilter(
+        policy_id,
+        version,
+        start_of_local_day(first) if first else None,
+        start_of_local_day(last + timedelta(days=1)) if last else None,
+    )
 
 
 def export(uow: UnitOfWorkFactory, fmt: str, which: LogFilter, tick: Tick | None = None) -> Iterator[str]:

@@ -102,6 +102,17 @@ class WorkPage:
     def next_offset(self) -> int | None:
         return self.offset + self.limit if self.offset + self.limit < self.total else None
 
+    def to_dict(self) -> dict[str, object]:
+        """The page as ``GET /work`` and ``complaints work --json`` answer it."""
+        return {
+            "items": [i.to_dict() for i in self.items],
+            "total": self.total,
+            "limit": self.limit,
+            "offset": self.offset,
+            "next_offset": self.next_offset,
+            "today": self.today.isoformat() if self.today else None,
+        }
+
 
 def parse_date(field: str, text: str | None) -> date | None:
     """A YYYY-MM-DD date from a query string or a command line, else ``invalid_data`` naming ``field``."""

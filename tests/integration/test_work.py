@@ -159,3 +159,55 @@ def test_windows_never_appear(app: App) -> None:
     assert [d["kind"] for d in app.service.get_case("c")["deadlines"]] == ["escalation_window"]
     assert "c" not in {r[0] for r in rows(app)}
     assert all(r[1] not in ("escalation_window", "ombudsman_wait") for r in rows(app))
+
+
+def owed(app: App) -> list[tuple[str, bool]]:
+    return [(i.kind, i.breached) for i in app.service.work(WorkQuery()).items]
+
+
+def test_keep_in_loop_updates_and_stage_2_on_livin(app: App) -> None:
+    s = app.service
+    s.open_case("livin", RECEIVE, case_id="l")
+    s.apply("l", "acknowledge", ack("Lee"))
+    assert owed(app) == [("stage_1_response", False)]  # due 25 January
+    clock(app).set(datetime(2027, 1, 27, 9, tzinfo=UTC))
+    s.fire_due()  # the response is breached; the update clock starts (due 8 February)
+    assert owed(app) == [("stage_1_response", True), ("stage_1_update", False)]
+    clock(app).set(datetime(2027, 2, 10, 9, tzinfo=UTC))
+    s.fire_due()  # the update is missed: a breach, and the next one opens, which takes its place
+    assert owed(app) == [("stage_1_response", True), ("stage_1_update", False)]
+    assert s.get_case("l")["breaches"] == ["stage_1_response", "stage_1_update"]
+    s.apply("l", "respond", LETTER)  # late: it meets the response and the update; the window is not work
+    assert owed(app) == []
+    s.apply("l", "request_escalation", {"requested_by": "customer", "reasons": "procedure"})
+    assert owed(app) == [("stage_2_acknowledgement", False)]
+    clock(app).set(datetime(2027, 3, 1, 9, tzinfo=UTC))
+    s.fire_due()
+    item, provisional = app.service.work(WorkQuery()).items  # the missed acceptance opened a response date
+    assert provisional.kind == "stage_2_response" and not provisional.breached
+    assert (item.kind, item.breached, item.state, item.handler) == (
+        "stage_2_acknowledgement",
+        True,
+        "stage_2_requested",
+        "Lee",
+    )
+    assert item.working_days_left < 0
+    s.apply(
+        "l", "acknowledge", {**ack("Mo"), "handler_role": "manager", "handler_department": "repairs"}
+    )  # accepted late: gone, the response re-anchored
+    assert [(k, b) for k, b in owed(app)] == [("stage_2_response", False)]
+    assert app.service.work(WorkQuery()).items[0].handler == "Mo"
+
+
+def test_an_informal_breach_that_moves_the_case_leaves_the_informal_obligation(app: App) -> None:
+    s = app.service
+    s.open_case("brighter_places", {**RECEIVE, "formal": False}, case_id="bp")
+    s.open_case("livin", {**RECEIVE, "formal": False}, case_id="lv")
+    clock(app).set(datetime(2027, 1, 20, 9, tzinfo=UTC))
+    s.fire_due()
+    by_case = {(i.case_id, i.kind): i for i in app.service.work(WorkQuery()).items}
+    assert ("lv", "informal_response") in by_case and by_case["lv", "informal_response"].state == "stage_0"
+    assert ("bp", "informal_response") not in by_case  # the breach began stage 1: its clocks are the work now
+    assert ("bp", "stage_1_acknowledgement") in by_case
+    s.apply("lv", "log_formal", {"requested_by": "customer"})
+    assert ("lv", "informal_response") not in {(i.case_id, i.kind) for i in app.service.work(WorkQuery()).items}

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog.testing
 from fastapi.testclient import TestClient
 
 from api.bootstrap import App, Settings, bootstrap
@@ -64,3 +65,20 @@ def test_an_instant_as_text_still_works(served: Any) -> None:
     answer = client.post("/cases", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     assert answer.json()["breaches"] == []
+
+
+def test_an_idempotent_replay_logs_one_replay_line_and_no_event(served: Any) -> None:
+    """The replayed open is decided and rolled back: its receive was never stored, so it is never logged."""
+    app, client, headers = served
+    keyed = {**headers, "Idempotency-Key": "open-1"}
+    body = {"policy": "livin", "data": RECEIVE}
+    with structlog.testing.capture_logs() as first_logs:
+        first = client.post("/cases", json=body, headers=keyed)
+    assert [e["event"] for e in first_logs if e["event"] == "event_applied"] == ["event_applied"]
+    with structlog.testing.capture_logs() as replay_logs:
+        again = client.post("/cases", json=body, headers=keyed)
+    assert again.status_code == first.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    assert [e["event"] for e in replay_logs if e.get("log_level") == "info"] == ["idempotent_replay"]
+    assert replay_logs[0]["case_id"] == first.json()["id"]
+    assert rows(app) == (1, 1)

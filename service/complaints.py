@@ -18,6 +18,7 @@ from service import firing
 from service.firing import Fired
 from service.logs import get_logger, log_committed
 from service.views import case_view
+from service.work import WorkPage, WorkQuery, work_page
 from storage.queries import CasePage, CaseQuery, find_cases
 from storage.unit_of_work import UnitOfWorkFactory
 from workflow.audit.history import EventRecord, new_case
@@ -187,6 +188,11 @@ class ComplaintService:
         """One page of the cases matching ``query`` (storage/queries.py), read from the snapshot columns."""
         with self.uow(write=False) as uow:
             return find_cases(uow.connection, query, limit, offset)
+
+    def work(self, query: WorkQuery) -> WorkPage:
+        """The work list: owed obligations in due order, working days left as of the clock (service/work.py)."""
+        with self.uow(write=False) as uow:
+            return work_page(uow.connection, self.catalog, query, self.clock.now())
 
     def load(self, case_id: str) -> Case:
         with self.uow(write=False) as uow:

@@ -59,6 +59,7 @@ class FiringHost(Protocol):
 
     def _announce(self, case: Case) -> None: ...
 
+
 ID_PAGE = 20_000  # case ids read per query at one instant; fired in batches of ``batch``
 Change = tuple[Case, Case, list[EventRecord]]
 

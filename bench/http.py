@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from api.bootstrap import App, Settings, bootstrap  # noqa: E402
 from api.http.deps import create_token  # noqa: E402
-from api.http.offload import serialized_writes  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
+from storage.write_lock import writing  # noqa: E402
 from tests.e2e.serve_process import start_serve  # noqa: E402
 
 CASES_PER_CLIENT = 25
@@ -130,7 +130,7 @@ def in_process(app: App, owned: list[list[str]], per_client: int) -> tuple[float
     """The same events through the service, writers queued on the same per-process lock as the HTTP layer's."""
 
     def send(client: int, i: int) -> None:
-        with serialized_writes(app.engine):
+        with writing(app.engine):
             app.service.apply(owned[client][i % CASES_PER_CLIENT], "add_issue", {"description": f"i {i}"}, actor="b")
 
     cpu_before = time.process_time()

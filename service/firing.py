@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from service.logs import log_committed
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.audit.history import EventRecord
 from workflow.case import Case
@@ -29,7 +30,7 @@ from workflow.clock import Clock
 from workflow.engine import advance, due_deadlines, passing_data
 from workflow.errors import VersionConflict
 from workflow.policy import Policy
-from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
+from workflow.vocabulary import DEADLINE_PASSED
 
 
 @dataclass(frozen=True)
@@ -180,24 +181,9 @@ def _fold(before: Case, policy: Policy, stamp: datetime, until: datetime, record
 def _report(service: FiringHost, changes: list[Change], stamp: datetime) -> list[Fired]:
     """After commit: one log line per deadline fired, and the timers told of the deadlines that opened."""
     fired: list[Fired] = []
-    for before, after, records in changes:
-        state = before.state
-        for record in records:
-            if record.name != DEADLINE_PASSED:
-                continue
-            breach_at = record.occurred_at
-            service.log.info(
-                "deadline_fired",
-                case_id=after.id,
-                kind=record.data["deadline"],
-                due=record.data["due"],
-                breach_at=breach_at.isoformat(),
-                lateness_s=round((stamp - breach_at).total_seconds(), 3),
-                breach=record.data["deadline"] not in WINDOWS,
-                state_before=state,
-                state_after=record.state_after,
-            )
-            state = record.state_after
-            fired.append(Fired(after.id, record.data["deadline"], record.data["due"], breach_at))
+    for _before, after, records in changes:
+        log_committed(service.log, records, stamp)
+        passed = [r for r in records if r.name == DEADLINE_PASSED]
+        fired += [Fired(after.id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
         service._announce(after)
     return fired

@@ -66,7 +66,6 @@ class ImportHost(Protocol):
         now: datetime,
         records: list[EventRecord],
         until: datetime | None = None,
-        quiet: bool = False,
     ) -> Case: ...
 
 
@@ -160,7 +159,7 @@ def catch_up(host: ImportHost, case: Case, policy: Policy, until: datetime, reco
     """Fire every deadline due by ``until`` as the timers would have: each at its own breach instant."""
     while due := due_deadlines(case, until):
         instant = due[0].breach_at
-        case = host._fire_case(case, policy, instant, records, quiet=True)
+        case = host._fire_case(case, policy, instant, records)
     return case
 
 

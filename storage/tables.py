@@ -47,14 +47,15 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("breach_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("snapshot", sa.JSON, nullable=False),
-    sa.Column("external_ref", sa.String(128)),  # the legacy system's reference of an imported case (0004)
+    sa.Column("external_ref", sa.String(128)),  # the legacy system's reference of an imported case (migration 0005)
     sa.Index("ix_cases_state", "state"),
     sa.Index("ix_cases_policy", "policy_id", "policy_version"),
     sa.Index("ix_cases_opened_at", "opened_at"),
     # the reports' indexes (migration 0003)
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
-    sa.Index("ix_cases_external_ref", "external_ref", unique=True),
+    sa.Index("ix_cases_work", "id", "state", "policy_id", "policy_version"),  # the work list (migration 0004)
+    sa.Index("ix_cases_external_ref", "external_ref", unique=True),  # imports (migration 0005)
 )
 
 events = sa.Table(
@@ -104,6 +105,8 @@ deadlines = sa.Table(
     sa.Index("ix_deadlines_status_breach", "status", "breach_at"),
     sa.Index("ix_deadlines_kind", "kind"),
     sa.Index("ix_deadlines_report", "status", "kind", "case_id", "breach_at"),  # migration 0003
+    # the work list (migration 0004): open and breached obligations without reading a row
+    sa.Index("ix_deadlines_work", "status", "kind", "case_id", "number", "closed_seq", "due", "breach_at"),
 )
 
 idempotency_keys = sa.Table(

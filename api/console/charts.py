@@ -17,13 +17,12 @@ from markupsafe import Markup
 COLOURS = ("#0b5cad", "#1a7f37", "#c4202e", "#6e40c9")
 
 
-def _ceiling(value: float) -> int:
-    """A round top for the axis: 1, 2 or 5 times a power of ten, at least the largest value."""
-    if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
+def _step(value: float) -> int:
+    """A whole, round tick step (1, 2 or 5 times a power of ten) so that four steps reach ``value``."""
+    need = max(1.0, value / 4)
+    power = 10 ** math.floor(math.log10(need))
     for step in (1, 2, 5, 10):
-        if step * power >= value:
+        if step * power >= need:
             return int(step * power)
     return int(10 * power)
 
@@ -32,9 +31,10 @@ def bar_chart(
     title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[int | float]]], chart_id: str
 ) -> Markup:
     """Grouped bars: one group per label, one bar per series."""
-    width, height, left, right, top, bottom = 760, 320, 48, 12, 40, 56
+    width, height, left, right, top, bottom = 600, 300, 52, 8, 44, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _ceiling(max((v for _, values in series for v in values), default=0))
+    step = _step(max((v for _, values in series for v in values), default=0))
+    top_value = step * 4
     group = plot_w / max(1, len(labels))
     bar = max(2.0, (group * 0.8) / max(1, len(series)))
     parts = [
@@ -52,11 +52,11 @@ def bar_chart(
         '<rect x="0" y="0" width="100%" height="100%" fill="#ffffff"/>',
     ]
     for k in range(5):
-        value = top_value * k / 4
+        value = step * k
         y = top + plot_h - plot_h * k / 4
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d0d7de"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#424a53">{value:g}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="15" fill="#424a53">{value}</text>'
         )
     for i, label in enumerate(labels):
         x0 = left + group * i + group * 0.1
@@ -67,14 +67,14 @@ def bar_chart(
                 f'fill="{COLOURS[j % len(COLOURS)]}"/>'
             )
         parts.append(
-            f'<text x="{left + group * (i + 0.5):.1f}" y="{top + plot_h + 18}" text-anchor="middle" font-size="12" '
+            f'<text x="{left + group * (i + 0.5):.1f}" y="{top + plot_h + 20}" text-anchor="middle" font-size="14" '
             f'fill="#1b1f24">{escape(label)}</text>'
         )
     x = left
     for j, (name, _) in enumerate(series):
-        parts.append(f'<rect x="{x}" y="12" width="14" height="14" fill="{COLOURS[j % len(COLOURS)]}"/>')
-        parts.append(f'<text x="{x + 20}" y="24" font-size="13" fill="#1b1f24">{escape(name)}</text>')
-        x += 28 + 8 * len(name)
+        parts.append(f'<rect x="{x}" y="10" width="16" height="16" fill="{COLOURS[j % len(COLOURS)]}"/>')
+        parts.append(f'<text x="{x + 22}" y="24" font-size="16" fill="#1b1f24">{escape(name)}</text>')
+        x += 34 + 9 * len(name)
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="#57606a"/>')
     parts.append("</svg>")
     return Markup("".join(parts))

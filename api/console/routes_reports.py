@@ -58,6 +58,9 @@ def _read(request: Request) -> tuple[Filters, dict[str, Any]]:
     except ValueError:
         form.errors["month"] = f"{chosen['month']!r} is not a month (YYYY-MM)"
     form.policy("policy", app.catalog)
+    for name in ("year", "homes", "month"):  # the form shows what the page shows
+        if name not in form.errors and not form.values.get(name):
+            form.values[name] = str(chosen[name])
     return form, chosen
 
 
@@ -110,7 +113,7 @@ async def reports(request: Request) -> Response:
         t, a = context["trend"], context["ages"]
         context["trend_chart"] = bar_chart(
             t.title,
-            [m[2:] for m, *_ in t.rows],
+            [date.fromisoformat(f"{m}-01").strftime("%b") for m, *_ in t.rows],
             [(name, [row[i + 1] for row in t.rows]) for i, name in enumerate(t.columns[1:])],
             "trend",
         )

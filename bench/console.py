@@ -19,6 +19,7 @@ adds rendering, not queries).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import sys
@@ -29,9 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import reports as store  # noqa: E402  (bench/reports.py: the generated store)
+# bench/reports.py's generated store, loaded by path (bench/ is no package, and bench/http.py shadows http)
+_spec = importlib.util.spec_from_file_location("bench_reports", ROOT / "bench" / "reports.py")
+store = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(store)  # type: ignore[union-attr]
 
 from api.bootstrap import Settings, bootstrap  # noqa: E402
 from api.http.app import create_app  # noqa: E402

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on sys.path, and bench/http.py would shadow the standard `http`.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 # bench/reports.py's generated store, loaded by path (bench/ is no package, and bench/http.py shadows http)
 _spec = importlib.util.spec_from_file_location("bench_reports", ROOT / "bench" / "reports.py")

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
+# a plain import, never importorskip: playwright is a dev dependency, so these tests run (or fail) in every `make test`
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
 from tests.e2e.serve_process import ROOT
 from tests.e2e.test_http_helpers import Api, served
-
-pytest.importorskip("playwright")
-from playwright.sync_api import Browser, BrowserContext, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         assert answer.status_code == 200, answer.text
         plain = api.open_case("code_2024")
+        late = now - timedelta(days=40)  # its acknowledgement is overdue: the work list's first row
+        overdue = api.call(
+            "POST",
+            "/cases",
+            "automation",
+            json={"policy": "code_2024", "data": {"incident_date": _at(late)[:10]}, "occurred_at": _at(late)},
+        )
+        assert overdue.status_code == 201, overdue.text
         yield Site(api, case_id, plain["id"], now - timedelta(days=2))
 
 
@@ -140,7 +148,8 @@ def test_the_tour_sign_in_work_case_timeline_diagram_replay_report_csv_sign_out(
     expect(page.get_by_text("verified: hash chain intact")).to_be_visible()
     diagram = page.get_by_role("img", name="state diagram")
     expect(diagram).to_be_visible()
-    assert page.evaluate("(img) => img.naturalWidth", diagram.element_handle()) > 100
+    # the SVG loads after the page: wait (bounded by Playwright's timeout) until it is drawn
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 100", arg=diagram.element_handle())
 
     page.get_by_label("As of").fill(site.between.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
     page.get_by_role("button", name="Replay").click()
@@ -197,9 +206,60 @@ def test_unknown_case_or_policy_is_a_404_page_and_a_bad_filter_names_its_field(
     page.close()
 
 
+def _work_rows(page: Page) -> list[list[str]]:
+    return page.locator("table.work tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].map(c => c.innerText.trim()))"
+    )
+
+
+def _api_rows(site: Site, query: str = "") -> list[list[str]]:
+    """The rows ``GET /work`` answers, as the Work page should print them (overdue tagged, due with its weekday)."""
+    answer = site.api.call("GET", f"/work?{query}", "analyst")
+    assert answer.status_code == 200, answer.text
+    rows = []
+    for w in answer.json()["items"]:
+        left = str(w["working_days_left"])
+        left += " overdue" if w["breached"] else " due today" if w["working_days_left"] == 0 else ""
+        due = date.fromisoformat(w["due"]).strftime("%a %d %b %Y")
+        where = f"{w['policy_id']}@{w['policy_version']}"
+        rows.append([left, due, w["case_id"], w["kind"], where, w["state"], w["handler"] or "-"])
+    return rows
+
+
+def test_the_work_page_shows_the_work_list_rows_and_numbers_and_names_a_bad_filter(
+    context: BrowserContext, site: Site
+) -> None:
+    page = sign_in(context, site, "analyst")
+    assert page.url.endswith("/ui/work")
+    expected = _api_rows(site)
+    assert len(expected) >= 3 and expected[0][0].endswith(" overdue")  # overdue first
+    assert _work_rows(page) == expected
+    expect(page.get_by_role("heading", name=f"{len(expected)} obligations owed, 1 to {len(expected)}")).to_be_visible()
+
+    page.get_by_label("Policy").select_option("b3living")
+    page.get_by_label("Kind").select_option("stage_1_response")
+    page.get_by_role("button", name="Apply").click()
+    filtered = _api_rows(site, "policy=b3living&kind=stage_1_response")
+    assert len(filtered) == 1 and _work_rows(page) == filtered
+    page.get_by_role("link", name=site.case_id).click()
+    expect(page.get_by_role("heading", name=f"Case {site.case_id}")).to_be_visible()
+
+    answer = page.goto(f"{site.api.url}/ui/work?kind=escalation_window&due_before=tomorrow&state=lost&policy=b3living")
+    assert answer is not None and answer.status == 422
+    expect(page.get_by_role("alert")).to_contain_text("Fix the filters below")
+    expect(page.locator("#kind-error")).to_contain_text("the customer's window, not an obligation")
+    expect(page.locator("#due_before-error")).to_contain_text("'tomorrow' is not a date (YYYY-MM-DD)")
+    expect(page.locator("#state-error")).to_contain_text("unknown state 'lost'")
+    expect(page.get_by_label("Due before")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Policy")).to_have_value("b3living")  # the good field is kept
+    expect(page.locator("table.work")).to_have_count(0)  # nothing is queried
+    page.close()
+
+
 def _pages(site: Site) -> dict[str, str]:
     return {
         "work": "/ui/work",
+        "work-bad-filter": "/ui/work?kind=escalation_window&due_before=tomorrow",
         "cases": "/ui/cases",
         "cases-bad-filter": "/ui/cases?opened_from=yesterday",
         "case": f"/ui/cases/{site.case_id}?as_of={site.between.strftime('%Y-%m-%dT%H:%M')}",

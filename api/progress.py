@@ -15,9 +15,10 @@ import shutil
 import sys
 import time
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class Progress:
@@ -40,6 +41,8 @@ class Progress:
         self.quiet = quiet
         self.bar: tqdm[Any] | None = None
         if not quiet and _is_terminal(self.stream):
+            from tqdm import tqdm  # only a terminal draws a bar: every other command starts without it
+
             size = shutil.get_terminal_size((100, 24))  # a terminal that says 0 x 0 (a bare pty) gets 100 x 24
             self.bar = tqdm(
                 total=total,

@@ -64,6 +64,35 @@ def test_no_progress_in_json_output_nor_off_a_terminal(env: dict[str, str]) -> N
     assert json.loads(out)["dry_run"] is True
     piped = subprocess.run(
         [sys.executable, "-m", "api.cli", "import", str(EXAMPLE), "--dry-run"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
     )
     assert piped.returncode == 0 and "import:" not in piped.stderr and "would import" in piped.stdout
+
+
+BLOCK_TQDM = """
+import sys
+class NoTqdm:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tqdm":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoTqdm())
+sys.argv = ["complaints", *sys.argv[1:]]
+from api.cli import main
+sys.exit(main())
+"""
+
+
+def test_commands_that_draw_no_bar_never_import_tqdm(tmp_path: Path) -> None:
+    """Only a terminal's bar needs tqdm: scenario runs, piped imports and exports start without it."""
+    env = {**os.environ, "COMPLAINTS_DB_URL": f"sqlite:///{tmp_path}/store.db", "COMPLAINTS_LOG_LEVEL": "WARNING"}
+    scenarios = ROOT.parent / "shared" / "scenarios"
+    for args in (["scenario", "run", str(scenarios)], ["import", str(EXAMPLE), "--dry-run"]):
+        done = subprocess.run(
+            [sys.executable, "-c", BLOCK_TQDM, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        )
+        assert "tqdm" not in done.stderr, done.stderr[-2000:]
+        assert done.returncode == 0, done.stderr[-2000:]

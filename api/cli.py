@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from service.logs import configure_logging
 from storage.database import DatabaseUnavailable
 from workflow.errors import ComplaintsError, EventRefused
 from workflow.policy import PolicyError
@@ -53,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(os.environ.get("COMPLAINTS_LOG_LEVEL", "INFO"))  # the service's JSON lines, on stderr
     try:
         result = args.handler(args)
     except EventRefused as refusal:

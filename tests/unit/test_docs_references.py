@@ -56,6 +56,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 
 def check_call(args: str) -> str | None:
     """Why ``complaints ARGS`` names a sub-command or option that does not exist; None when all exist."""
+    args = re.sub(r"\$\([^)]*\)?", "X", args)  # a command substitution is a value, not options of ours
     try:
         tokens = shlex.split(args, comments=True)
     except ValueError:

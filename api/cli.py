@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_diagram",
     "api.cli_serve",
     "api.cli_audit",
+    "api.cli_work",
 )
 
 EXIT_REFUSED = 1

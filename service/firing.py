@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from service.logs import log_committed
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.audit.history import EventRecord
 from workflow.case import Case
@@ -28,7 +29,7 @@ from workflow.catalog import Catalog
 from workflow.clock import Clock
 from workflow.errors import VersionConflict
 from workflow.policy import Policy
-from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
+from workflow.vocabulary import DEADLINE_PASSED
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,10 @@ class FiringHost(Protocol):
         now: datetime,
         records: list[EventRecord],
         until: datetime | None = None,
-        quiet: bool = False,
     ) -> Case: ...
 
     def _announce(self, case: Case) -> None: ...
+
 
 ID_PAGE = 20_000  # case ids read per query at one instant; fired in batches of ``batch``
 Change = tuple[Case, Case, list[EventRecord]]
@@ -145,7 +146,7 @@ def _fire_snapshot(
         before = Case.from_dict(snapshot)
         policy = service.catalog.get(before.policy_id, before.policy_version)
         records: list[EventRecord] = []
-        after = service._fire_case(before, policy, stamp, records, until=until, quiet=True)
+        after = service._fire_case(before, policy, stamp, records, until=until)
     except Exception as err:  # one unreadable case (policy file gone, bad snapshot) must not stop the others
         reason = getattr(err, "code", type(err).__name__)
         service.log.error("deadline_skipped", case_id=case_id, reason=reason, error=str(err))
@@ -156,24 +157,9 @@ def _fire_snapshot(
 def _report(service: FiringHost, changes: list[Change], stamp: datetime) -> list[Fired]:
     """After commit: one log line per deadline fired, and the timers told of the deadlines that opened."""
     fired: list[Fired] = []
-    for before, after, records in changes:
-        state = before.state
-        for record in records:
-            if record.name != DEADLINE_PASSED:
-                continue
-            breach_at = record.occurred_at
-            service.log.info(
-                "deadline_fired",
-                case_id=after.id,
-                kind=record.data["deadline"],
-                due=record.data["due"],
-                breach_at=breach_at.isoformat(),
-                lateness_s=round((stamp - breach_at).total_seconds(), 3),
-                breach=record.data["deadline"] not in WINDOWS,
-                state_before=state,
-                state_after=record.state_after,
-            )
-            state = record.state_after
-            fired.append(Fired(after.id, record.data["deadline"], record.data["due"], breach_at))
+    for _before, after, records in changes:
+        log_committed(service.log, records, stamp)
+        passed = [r for r in records if r.name == DEADLINE_PASSED]
+        fired += [Fired(after.id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
         service._announce(after)
     return fired

@@ -31,6 +31,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_report",
     "api.http.routes_diagram",
     "api.http.routes_audit",
+    "api.http.routes_work",
 )
 
 

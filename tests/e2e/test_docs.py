@@ -30,6 +30,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,32 +90,52 @@ def environment(workdir: Path, served: Served | None) -> dict[str, str]:
     return env
 
 
+def _serve_for(workdir: Path) -> Served:
+    """``complaints serve`` on the file's own database, with no setting of the developer's shell."""
+    db_url = f"sqlite:///{workdir / 'complaints.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        for key in [k for k in os.environ if k.startswith("COMPLAINTS_")]:
+            env.delenv(key)
+        return start_serve(db_url, workdir / ".docs-out" / "serve.log")
+
+
+def _start(path: Path, workdir: Path, served: Served | None) -> Run:
+    cmds = file_commands(path)
+    process = subprocess.Popen(
+        ["bash", "-c", script(cmds, workdir / ".docs-out")],
+        cwd=workdir,
+        env=environment(workdir, served),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return Run(path, cmds, workdir, process, served)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    """Every file's script started at once; the servers some files ask for start side by side, not in turn."""
     started: dict[str, Run] = {}
+    waiting: dict[Path, Path] = {}
     try:
         for path in doc_files():
-            cmds = file_commands(path)
             workdir = workdir_for(tmp_path_factory.mktemp("docs") / path.stem)
-            if not cmds:
-                started[path.name] = Run(path, cmds, workdir, None, None)
-                continue
-            served = None
-            if wants_server(path):
-                db_url = f"sqlite:///{workdir / 'complaints.db'}"
-                with pytest.MonkeyPatch.context() as env:  # the server gets no setting of the developer's shell
-                    for key in [k for k in os.environ if k.startswith("COMPLAINTS_")]:
-                        env.delenv(key)
-                    served = start_serve(db_url, workdir / ".docs-out" / "serve.log")
-            process = subprocess.Popen(
-                ["bash", "-c", script(cmds, workdir / ".docs-out")],
-                cwd=workdir,
-                env=environment(workdir, served),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            started[path.name] = Run(path, cmds, workdir, process, served)
+            if not file_commands(path):
+                started[path.name] = Run(path, [], workdir, None, None)
+            elif wants_server(path):
+                waiting[path] = workdir
+            else:
+                started[path.name] = _start(path, workdir, None)
+        with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
+            futures = {path: pool.submit(_serve_for, workdir) for path, workdir in waiting.items()}
+        failed = [f.exception() for f in futures.values() if f.exception() is not None]
+        if failed:  # stop the servers that did start before reporting the one that did not
+            for future in futures.values():
+                if future.exception() is None:
+                    future.result().stop()
+            raise failed[0]  # type: ignore[misc]
+        for path, future in futures.items():
+            started[path.name] = _start(path, waiting[path], future.result())
         yield started
     finally:
         for run in started.values():

@@ -144,3 +144,45 @@ def test_every_endpoint_named_is_served(path: Path) -> None:
     named = {(m, re.sub(r"\{[^}]*\}", "{}", p.rstrip("."))) for m, p in ENDPOINT.findall(text)}
     unknown = sorted(f"{m} {p}" for m, p in named if (m, p) not in served and (m, p.rstrip("/")) not in served)
     assert not unknown, f"{path.name} names endpoints the app does not serve: {unknown}"
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    found = set()
+    for _, text in outside_fences(path):
+        match = re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", text)
+        if match:
+            slug = _slug(match.group(1))
+            found.add(slug if slug not in seen else f"{slug}-{seen[slug]}")
+            seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+@pytest.mark.parametrize("path", DOCS, ids=IDS)
+def test_every_relative_link_names_a_file_and_heading_that_exist(path: Path) -> None:
+    problems = []
+    for number, text in outside_fences(path):
+        for target in LINK.findall(re.sub(r"`[^`]*`", "", text)):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target):
+                continue  # http:, https:, mailto: - not ours to check
+            file_part, _, anchor = target.partition("#")
+            linked = (path.parent / file_part).resolve() if file_part else path
+            if not linked.exists():
+                problems.append(f"{path.name}:{number}: {target}: no such file")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                problems.append(f"{path.name}:{number}: {target}: no heading #{anchor} in {linked.name}")
+    assert not problems, "\n".join(problems)
+
+
+def test_anchors_are_made_as_github_makes_them() -> None:
+    assert _slug("HTTP benchmark (`bench/http.py`)") == "http-benchmark-benchhttppy"
+    assert _slug("`complaints serve` and the deadline timers") == "complaints-serve-and-the-deadline-timers"

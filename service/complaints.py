@@ -30,7 +30,7 @@ from workflow.errors import EventRefused, UnknownEvent, VersionConflict
 from workflow.policy import Policy
 from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, EVENTS
 
-SCHEDULER_ACTOR = "scheduler"
+SCHEDULER_ACTOR = firing.SCHEDULER_ACTOR
 DeadlinesChanged = Callable[[list[datetime]], None]
 
 

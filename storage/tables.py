@@ -53,6 +53,7 @@ cases = sa.Table(
     # the reports' indexes (migration 0003)
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
+    sa.Index("ix_cases_work", "id", "state", "policy_id", "policy_version"),  # the work list (migration 0004)
 )
 
 events = sa.Table(
@@ -102,6 +103,8 @@ deadlines = sa.Table(
     sa.Index("ix_deadlines_status_breach", "status", "breach_at"),
     sa.Index("ix_deadlines_kind", "kind"),
     sa.Index("ix_deadlines_report", "status", "kind", "case_id", "breach_at"),  # migration 0003
+    # the work list (migration 0004): open and breached obligations without reading a row
+    sa.Index("ix_deadlines_work", "status", "kind", "case_id", "number", "closed_seq", "due", "breach_at"),
 )
 
 idempotency_keys = sa.Table(

@@ -57,28 +57,29 @@ _later = deadlines.alias("later")
 _acks = events.alias("acks")
 
 
-def _still_unmet() -> Any:
-    """A breached row that nothing has met, cancelled or replaced since (workflow/worklist.py)."""
+def _still_unmet() -> list[Any]:
+    """A breached row that nothing has met, cancelled or replaced since (workflow/worklist.py).
+
+    The ``EXISTS`` tests name the case through ``cases.id``, not the deadline's own column, so that a
+    planner can only test them once the case row is joined: the state test, which drops most breached
+    rows (their cases moved on long ago), runs first.
+    """
     live = sa.or_(*(sa.and_(deadlines.c.kind == k, cases.c.state.in_(s)) for k, s in LIVE_STATES.items()))
     replaced = (
         sa.select(sa.literal(1))
-        .where(
-            _later.c.case_id == deadlines.c.case_id,
-            _later.c.kind == deadlines.c.kind,
-            _later.c.number > deadlines.c.number,
-        )
+        .where(_later.c.case_id == cases.c.id, _later.c.kind == deadlines.c.kind, _later.c.number > deadlines.c.number)
         .exists()
     )
     met_in_place = [
         sa.and_(
             deadlines.c.kind == kind,
             sa.select(sa.literal(1))
-            .where(_acks.c.case_id == deadlines.c.case_id, _acks.c.seq > deadlines.c.closed_seq, _acks.c.name == name)
+            .where(_acks.c.case_id == cases.c.id, _acks.c.seq > deadlines.c.closed_seq, _acks.c.name == name)
             .exists(),
         )
         for kind, name in MET_IN_PLACE.items()
     ]
-    return sa.and_(deadlines.c.status == PASSED, live, ~replaced, ~sa.or_(*met_in_place))
+    return [live, ~replaced, ~sa.or_(*met_in_place)]
 
 
 def handler_of(case_id: Any) -> Any:
@@ -93,11 +94,8 @@ def handler_of(case_id: Any) -> Any:
 
 
 def _conditions(f: WorkFilter) -> list[Any]:
-    where: list[Any] = [
-        deadlines.c.status.in_((OPEN, PASSED)),
-        deadlines.c.kind.in_([f.kind] if f.kind is not None else OBLIGATIONS),
-        sa.or_(deadlines.c.status == OPEN, _still_unmet()),
-    ]
+    """What both halves share: the kinds, the due date and the case filters."""
+    where: list[Any] = [deadlines.c.kind.in_([f.kind] if f.kind is not None else OBLIGATIONS)]
     if f.due_before is not None:
         where.append(deadlines.c.due < f.due_before)
     if f.policy_id is not None:
@@ -109,6 +107,15 @@ def _conditions(f: WorkFilter) -> list[Any]:
     if f.handler is not None:
         where.append(sa.func.lower(sa.func.trim(handler_of(cases.c.id))) == f.handler.strip().lower())
     return where
+
+
+def _halves(f: WorkFilter, *columns: Any) -> list[Any]:
+    """Open rows, and breached rows still unmet: two index ranges (status, kind), never an OR across them."""
+    shared = _conditions(f)
+    return [
+        sa.select(*columns).select_from(_SOURCE).where(deadlines.c.status == OPEN, *shared),
+        sa.select(*columns).select_from(_SOURCE).where(deadlines.c.status == PASSED, *shared, *_still_unmet()),
+    ]
 
 
 _SOURCE = deadlines.join(cases, cases.c.id == deadlines.c.case_id)
@@ -127,17 +134,16 @@ _COLUMNS = (
 
 
 def count_work(connection: sa.Connection, f: WorkFilter) -> int:
-    query = sa.select(sa.func.count()).select_from(_SOURCE).where(*_conditions(f))
-    return int(connection.execute(query).scalar_one())
+    opened, breached = (half.scalar_subquery() for half in _halves(f, sa.func.count()))
+    return int(connection.execute(sa.select(opened + breached)).scalar_one())
 
 
 def find_work(connection: sa.Connection, f: WorkFilter, limit: int, offset: int) -> list[WorkRow]:
     """One page of owed obligations: due, then breach instant, case id, number (a total order)."""
+    owed = sa.union_all(*_halves(f, *_COLUMNS)).subquery("owed")
     query = (
-        sa.select(*_COLUMNS)
-        .select_from(_SOURCE)
-        .where(*_conditions(f))
-        .order_by(deadlines.c.due, deadlines.c.breach_at, deadlines.c.case_id, deadlines.c.number)
+        sa.select(*owed.c)
+        .order_by(owed.c.due, owed.c.breach_at, owed.c.case_id, owed.c.number)
         .limit(limit)
         .offset(offset)
     )

@@ -137,3 +137,16 @@ def test_the_log_level_setting_applies_to_the_cli_too(db: Path) -> None:
     env = {**os.environ, "COMPLAINTS_DB_URL": f"sqlite:///{db}", "COMPLAINTS_LOG_LEVEL": "INFO"}
     loud = subprocess.run([COMPLAINTS, *args], env=env, capture_output=True, text=True, timeout=60)
     assert loud.returncode == 0 and '"event": "event_applied"' in loud.stderr
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(db: Path) -> None:
+    """``complaints policy show livin | head -1``: the pipe closes early; no traceback, the shell's SIGPIPE code."""
+    env = {**os.environ, "COMPLAINTS_DB_URL": f"sqlite:///{db}", "COMPLAINTS_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [COMPLAINTS, "policy", "show", "livin"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the command writes a line
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and err == "", err
+    assert process.returncode == 141

@@ -186,3 +186,14 @@ def test_every_relative_link_names_a_file_and_heading_that_exist(path: Path) -> 
 def test_anchors_are_made_as_github_makes_them() -> None:
     assert _slug("HTTP benchmark (`bench/http.py`)") == "http-benchmark-benchhttppy"
     assert _slug("`complaints serve` and the deadline timers") == "complaints-serve-and-the-deadline-timers"
+
+
+REPO_PATH = re.compile(r"`((?:api|bench|docs|scheduler|scripts|service|storage|tests|workflow)/[A-Za-z0-9_./*-]*)`")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=IDS)
+def test_every_file_of_the_project_named_exists(path: Path) -> None:
+    """A module moved or renamed (the restructure moved a dozen) must not leave a guide pointing at nothing."""
+    named = set(REPO_PATH.findall(path.read_text(encoding="utf-8")))
+    missing = sorted(p for p in named if "..." not in p and not any(ROOT.glob(p.rstrip("/"))))
+    assert not missing, f"{path.name} names files that do not exist: {missing}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.docs_blocks import ROOT
 
@@ -29,3 +30,14 @@ def test_the_http_layer_still_offers_the_token_functions() -> None:
     from api.http import deps
 
     assert deps.create_token is tokens.create_token and deps.ROLES == tokens.ROLES
+
+
+def test_a_store_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
+    """Every command brings the schema up to date first; once it is, that costs one read, not Alembic."""
+    code = (
+        "import sys; from storage.database import make_engine, upgrade; "
+        f"upgrade(make_engine('sqlite:///{tmp_path}/s.db')); print('alembic' in sys.modules)"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)]
+    runs.append(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True))
+    assert [r.stdout.strip() for r in runs] == ["True", "False"]

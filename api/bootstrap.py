@@ -22,7 +22,7 @@ from workflow.policy import POLICY_DIR
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting, read from the environment with a default (README, Settings)."""
+    """Every setting, read from the environment with a default (docs/operators.md, Settings)."""
 
     db_url: str = field(default_factory=database_url)
     extra_policy_dir: str | None = field(default_factory=lambda: os.environ.get("COMPLAINTS_POLICY_DIR"))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from service.logs import configure_logging
 from storage.database import DatabaseUnavailable
 from workflow.errors import ComplaintsError, EventRefused
 from workflow.policy import PolicyError
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(os.environ.get("COMPLAINTS_LOG_LEVEL", "INFO"))  # the service's JSON lines, on stderr
     try:
         result = args.handler(args)
     except EventRefused as refusal:
@@ -74,7 +77,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
     return int(result or 0)
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+
+def _reader_went_away() -> int:
+    """``complaints ... | head``: the reader stopped reading. Stop quietly, as Unix tools do, never a traceback.
+
+    Standard output is pointed at /dev/null so the interpreter's final flush cannot raise again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     up = db_sub.add_parser("upgrade", help="apply the Alembic migrations to COMPLAINTS_DB_URL")
     up.set_defaults(handler=_db_upgrade)
 
-    policy = subparsers.add_parser("policy", help="the shipped policies")
+    policy = subparsers.add_parser("policy", help="the policies: shipped, and COMPLAINTS_POLICY_DIR's")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     global policy_subparsers
     policy_subparsers = policy_sub  # later modules in COMMAND_MODULES add `policy lint` etc. here

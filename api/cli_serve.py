@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
         "--workers",
         type=int,
         default=1,
-        help="server processes on one socket, each firing deadlines too (PostgreSQL only; docs/operators-scaling.md)",
+        help="server processes on one socket, each firing deadlines too (PostgreSQL only; docs/operators.md)",
     )
     serve.add_argument(
         "--clock-start",

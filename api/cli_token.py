@@ -12,7 +12,7 @@ from typing import Any
 
 from api.bootstrap import Settings, bootstrap
 from api.cli import EXIT_BAD_INPUT, print_json
-from api.http.deps import ROLES, create_token, list_tokens, revoke_token
+from api.tokens import ROLES, create_token, list_tokens, revoke_token
 
 
 def register(subparsers: Any) -> None:

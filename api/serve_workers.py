@@ -1,7 +1,7 @@
 """``complaints serve --workers N``: N uvicorn worker processes on one socket, each with its own timers.
 
 One server process uses one core (a request costs the server a few ms of CPU
-on PostgreSQL, see docs/operators-scaling.md), so more throughput on one
+on PostgreSQL, see docs/operators.md), so more throughput on one
 machine needs more processes. uvicorn's supervisor binds the socket once and
 spawns N workers; each builds the app through :func:`worker_app` (settings
 from the environment, as the parent's).

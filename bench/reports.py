@@ -61,7 +61,7 @@ EVENT_FILLERS = {c.name: "0" * 64 for c in events.c if c.name not in {
     "state_before", "state_after"}}  # fmt: skip
 
 
-# Indexes the reports want beyond migration 0001's (README, Reports: proposed for a migration).
+# Indexes the reports want beyond migration 0001's (migration 0003; docs/design.md, Reports benchmark).
 REPORT_INDEXES = (
     # every event-side report query is a range of this index, and reads no event row (covering)
     sa.Index("ix_events_report", events.c.name, events.c.state_before, events.c.occurred_at, events.c.state_after,

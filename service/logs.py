@@ -14,6 +14,16 @@ from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
 _configured = False
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at each write, so a test's replaced stderr is never kept after the test."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:
     global _configured
     structlog.configure(
@@ -23,7 +33,7 @@ def configure_logging(level: str = "INFO", stream: Any = None) -> None:
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper(), logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _CurrentStderr()),
         cache_logger_on_first_use=False,
     )
     _configured = True

@@ -1,6 +1,6 @@
 """Reports: the regulator's TSM complaint measures (CH01, CH02), monthly KPIs, and the Code self-assessment.
 
-The counting rules are in the README ("Reports"). The database does the
+The counting rules are in docs/analysts.md ("Counting rules"). The database does the
 counting (``storage.report_queries``); this module turns its grouped rows into
 figures: it picks the reporting period, counts working days on grouped date
 pairs, and checks against the Code the few responses whose policy allows dates

@@ -9,6 +9,7 @@ recipe), which serializes writers at the start instead.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,47 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+_REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']""", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*=\s*(.+)$", re.M)
+
+
+def migration_heads() -> frozenset[str]:
+    """The revisions no migration revises ("head"), read from the files' text without importing Alembic.
+
+    Empty when a file is not in the form ours are written in; then Alembic decides.
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(text), _DOWN_REVISION.search(text)
+        if revision is None or down is None:
+            return frozenset()
+        revisions.add(revision.group(1))
+        revised.update(re.findall(r"""["']([^"']+)["']""", down.group(1)))
+    return frozenset(revisions - revised)
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the store already stands at every head: one read, no Alembic (every CLI command asks)."""
+    heads = migration_heads()
+    if not heads:
+        return False
+    try:
+        with engine.connect().execution_options(complaints_write=False) as connection:
+            stored = {row[0] for row in connection.exec_driver_sql("SELECT version_num FROM alembic_version")}
+    except sa.exc.SQLAlchemyError:
+        return False  # a new store, or one that cannot be opened: Alembic creates it or says why
+    return stored == heads
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (what ``complaints db upgrade`` runs)."""
+    """Bring the schema to ``revision`` with Alembic (what ``complaints db upgrade`` runs).
+
+    A store already at head is left as it is without importing Alembic (0.4 s of every CLI command).
+    """
+    if revision == "head" and _at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config
 

@@ -123,7 +123,7 @@ class ReportQueries:
         """(stage[, channel], n) of complaints that came in: stage 0, 1 and 2 (escalation requests).
 
         One SELECT per way in, each an equality on (name, state_before) and a range on occurred_at, so an
-        index on events (name, state_before, occurred_at) serves every part (README, Reports: indexes).
+        index on events (name, state_before, occurred_at) serves every part (docs/design.md: indexes).
         """
         parts = []
         for stage, name, before, after in ARRIVALS:

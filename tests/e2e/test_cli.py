@@ -127,3 +127,26 @@ def test_policy_list_and_show(db: Path) -> None:
     assert shown["stage_1"]["acknowledgement"] == "2 working days"
     assert shown["escalation"]["window"] == "14 calendar days"
     assert "b3living@2 (newest)" in run(db, "policy", "list").stdout
+
+
+def test_the_log_level_setting_applies_to_the_cli_too(db: Path) -> None:
+    """COMPLAINTS_LOG_LEVEL (docs/operators.md, Settings): the JSON log lines on stderr, not only under serve."""
+    args = ["case", "open", "--policy", "livin", "--data", '{"incident_date": "2026-11-01", "formal": true}']
+    quiet = run(db, *args)  # run() sets WARNING
+    assert quiet.returncode == 0 and "event_applied" not in quiet.stderr
+    env = {**os.environ, "COMPLAINTS_DB_URL": f"sqlite:///{db}", "COMPLAINTS_LOG_LEVEL": "INFO"}
+    loud = subprocess.run([COMPLAINTS, *args], env=env, capture_output=True, text=True, timeout=60)
+    assert loud.returncode == 0 and '"event": "event_applied"' in loud.stderr
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(db: Path) -> None:
+    """``complaints policy show livin | head -1``: the pipe closes early; no traceback, the shell's SIGPIPE code."""
+    env = {**os.environ, "COMPLAINTS_DB_URL": f"sqlite:///{db}", "COMPLAINTS_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [COMPLAINTS, "policy", "show", "livin"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone before the command writes a line
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err and err == "", err
+    assert process.returncode == 141

@@ -72,7 +72,7 @@ def _fields(**overrides: object) -> dict[str, object]:
 
 
 def test_the_hash_is_sha256_of_the_documented_canonical_text() -> None:
-    # The README's worked example: anyone can recompute it with sha256sum.
+    # docs/auditors.md's worked example (The hash chain): anyone can recompute it with sha256sum.
     text = (
         '{"actor":"cli","case_id":"c-1","data":{"formal":true,"incident_date":"2026-12-10"},'
         '"name":"receive","occurred_at":"2026-12-18T10:00:00.000000Z","policy_id":"b3living",'

@@ -4,7 +4,7 @@ Tamper evidence (ARCHITECTURE.md, "The case and its history"): each event row
 carries ``prev_hash`` (the ``hash`` of the case's previous event, or 64 zeros
 for the first) and ``hash`` = SHA-256 of the canonical JSON of its content,
 ``prev_hash`` included. Editing, deleting or reordering a row breaks the chain
-from that row on. The README (Audit) documents this form so that an auditor
+from that row on. docs/auditors.md ("The hash chain") documents this form so that an auditor
 can recompute every hash with any JSON Canonicalization Scheme (RFC 8785)
 implementation and ``sha256sum``.
 

@@ -1,7 +1,7 @@
 """Indexes the reports read (TSM, monthly KPIs): each report becomes an index range, not random row reads.
 
 Measured by bench/reports.py on 1,000,000 cases: without them the TSM took 24 s
-on SQLite, with them about 2 s (README, Reports).
+on SQLite, with them about 2 s (docs/design.md, Reports benchmark).
 
 Revision ID: 0003
 Revises: 0002

@@ -9,6 +9,7 @@ recipe), which serializes writers at the start instead.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +67,32 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (what ``complaints db upgrade`` runs)."""
+def upgrade(engine: Engine, revision: str = "head", on_step: Callable[[int, int], None] | None = None) -> None:
+    """Bring the schema to ``revision`` with Alembic (what ``complaints db upgrade`` runs).
+
+    ``on_step(done, total)`` hears of each migration applied: on a big store one (an index, a column
+    rewritten by batch mode) can take minutes, and the command shows its progress.
+    """
     from alembic import command
     from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if on_step is not None:
+            current = MigrationContext.configure(connection).get_current_revision()
+            pending = list(ScriptDirectory.from_config(config).iterate_revisions(revision, current or "base"))
+            done = [0]
+
+            def applied(**_: Any) -> None:
+                done[0] += 1
+                on_step(done[0], max(len(pending), done[0]))
+
+            on_step(0, len(pending))
+            config.attributes["on_version_apply"] = applied
         command.upgrade(config, revision)
 
 

@@ -62,7 +62,10 @@ async def post_import(
 @router.get(
     "/reports/event-log",
     responses={
-        200: {"description": "the event log", "content": {m: {"schema": {"type": "string"}} for m in MEDIA.values()}},
+        200: {
+            "description": "the event log (OCEL 2.0 is a JSON document; XES and CSV are text)",
+            "content": {m: {"schema": {"type": "object" if m.endswith("json") else "string"}} for m in MEDIA.values()},
+        },
         **documented(401, 403, 404, 422),
     },
     summary="The event log for process mining: XES, OCEL 2.0 JSON or flat CSV, streamed",

@@ -17,6 +17,7 @@ from typing import Any
 
 from api.bootstrap import App, bootstrap
 from api.cli import print_json
+from api.progress import Progress
 from service.audit import AuditService, InvalidInstant, default_jobs, parse_instant
 from service.audit.checkpoint import Checkpoint
 from service.audit.render import replay_text, timeline_html, timeline_text, what_if_text
@@ -65,8 +66,14 @@ def _verify(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise InvalidInstant("--jobs must be 1 or more")
     checkpoint = Checkpoint.load(Path(args.checkpoint)) if args.checkpoint else None
-    with _audit() as audit:
-        report = audit.verify(args.case_id, jobs=args.jobs, checkpoint=checkpoint)
+    with _audit() as audit, Progress("verify", unit="cases", quiet=args.json or args.case_id is not None) as bar:
+        report = audit.verify(
+            args.case_id,
+            jobs=args.jobs,
+            checkpoint=checkpoint,
+            on_page=lambda part: bar.advance(part.cases, events=part.events),
+            on_total=bar.set_total,
+        )
     if checkpoint is not None:  # clean cases recorded anew; a case with problems keeps its old entry (the anchor)
         checkpoint.cases.update(report.seen)
         checkpoint.save(Path(args.checkpoint))

@@ -11,6 +11,7 @@ from typing import Any
 
 from api.bootstrap import Settings, bootstrap, catalog_for
 from api.cli import print_json
+from api.progress import Progress
 from service.scenarios import run_scenario, scenario_files, throwaway_services
 from storage.database import make_engine, upgrade
 from workflow.calendar import Duration
@@ -50,7 +51,8 @@ def register(subparsers: Any) -> None:
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
     settings = Settings()
-    upgrade(make_engine(settings.db_url))
+    with Progress("db upgrade", unit="migrations") as progress:
+        upgrade(make_engine(settings.db_url), on_step=progress.step)
     print(f"database at {settings.db_url} is up to date")
     return 0
 

@@ -37,7 +37,7 @@ def _import(args: argparse.Namespace) -> int:
     app = bootstrap()
     with path.open(encoding="utf-8-sig", newline="") as text:
         rows = list(read_rows(text, fmt, app.catalog, args.policy))  # the whole file checked before any write
-    with Progress("import", total=len(rows), unit="rows", quiet=args.json) as progress:
+    with Progress("import", total=len(rows), unit="rows", quiet=args.json, plain=True) as progress:
         result = Importer(app.service).run(rows, args.dry_run, lambda n, c: progress.advance(n, cases=c))
     if args.report:
         write_rejects(Path(args.report), result)

@@ -14,6 +14,7 @@ from typing import Any
 
 import api.cli_core
 from api.bootstrap import Settings, bootstrap, catalog_for
+from api.progress import Progress
 from api.report_format import FORMATS, render
 from service.reports import CODE_POLICY, InvalidReportRequest, ReportService
 from workflow.lint import lint
@@ -49,9 +50,9 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=_lint)
 
 
-def _service() -> ReportService:
+def _service(progress: Progress | None = None) -> ReportService:
     app = bootstrap(Settings())
-    return ReportService(app.engine, app.catalog)
+    return ReportService(app.engine, app.catalog, progress.step if progress is not None else None)
 
 
 def _homes(value: int | None) -> int:
@@ -65,12 +66,16 @@ def _homes(value: int | None) -> int:
 
 def _tsm(args: argparse.Namespace) -> int:
     homes = _homes(args.homes)
-    sys.stdout.write(render(_service().tsm(args.year, homes), args.format))
+    with Progress("report tsm", unit="queries", quiet=args.format == "json") as progress:
+        report = _service(progress).tsm(args.year, homes)
+    sys.stdout.write(render(report, args.format))
     return 0
 
 
 def _kpi(args: argparse.Namespace) -> int:
-    sys.stdout.write(render(_service().kpi(args.month, args.policy), args.format))
+    with Progress("report kpi", unit="queries", quiet=args.format == "json") as progress:
+        report = _service(progress).kpi(args.month, args.policy)
+    sys.stdout.write(render(report, args.format))
     return 0
 
 

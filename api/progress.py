@@ -3,10 +3,16 @@
 tqdm, not rich: it is one small pure-Python package with no dependencies of
 its own, writes to stderr (stdout stays the command's answer, so ``--json`` and
 pipes are untouched), and already computes rate and time left; rich would
-bring a whole rendering toolkit for one bar. On a terminal the bar redraws in
-place; when stderr is not a terminal (CI, a log file) a plain line is written
-every ``interval`` seconds, so a short command prints nothing and a long one
-shows it is alive; under ``--json`` nothing is written at all.
+bring a whole rendering toolkit for one bar.
+
+When a bar is drawn: only when a person is watching, that is stdout and stderr
+are both terminals, and never under ``--json`` (``quiet``). The bar redraws in
+place on stderr. Otherwise (a pipe, CI, cron, a log file) nothing is written,
+except for a command made with ``plain=True`` (import, whose runs last long and
+are often left to a job runner): it writes a plain line every ``interval``
+seconds, so a short run prints nothing and a long one shows it is alive.
+Callers that learn their total only once started (verify) set it with
+:meth:`Progress.set_total`.
 """
 
 from __future__ import annotations
@@ -32,17 +38,21 @@ class Progress:
         quiet: bool = False,
         stream: TextIO | None = None,
         interval: float = 10.0,
+        plain: bool = False,
     ) -> None:
         self.label, self.total, self.unit, self.interval = label, total, unit, interval
         self.stream = stream or sys.stderr
         self.done = 0
         self.counts: dict[str, int] = {}
         self.started = self._last = time.monotonic()
-        self.quiet = quiet
+        watched = _is_terminal(self.stream) and _is_terminal(sys.stdout)
+        self.quiet = quiet or not (watched or plain)
         self.bar: tqdm[Any] | None = None
-        if not quiet and _is_terminal(self.stream):
-            from tqdm import tqdm  # only a terminal draws a bar: every other command starts without it
+        if not self.quiet and watched:
+            from tqdm import tqdm  # only a watched terminal draws a bar: every other command starts without it
 
+            # No monitor thread: verify forks workers only when no other thread runs (service/audit/scan.py)
+            tqdm.monitor_interval = 0
             size = shutil.get_terminal_size((100, 24))  # a terminal that says 0 x 0 (a bare pty) gets 100 x 24
             self.bar = tqdm(
                 total=total,
@@ -52,6 +62,19 @@ class Progress:
                 ncols=size.columns or 100,
                 nrows=size.lines or 24,
             )
+
+    def set_total(self, total: int) -> None:
+        """The total, once known (verify counts the cases before it starts)."""
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
+
+    def step(self, done: int, total: int) -> None:
+        """Stepwise work (a report's queries, a schema's migrations): ``done`` of ``total`` so far."""
+        if total != self.total:
+            self.set_total(total)
+        self.advance(done - self.done)
 
     def advance(self, n: int = 1, **counts: int) -> None:
         self.done += n

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.bootstrap import Settings, bootstrap  # noqa: E402
+from api.progress import Progress  # noqa: E402
 from service.audit import AuditService, VerifyReport  # noqa: E402
 from service.audit.checkpoint import Checkpoint  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
@@ -136,7 +137,7 @@ def build(url: str, n_cases: int) -> int:
     bootstrap(Settings(db_url=url)).engine.dispose()  # migrate
     total = 0
     chunk = 5_000
-    with target.begin() as c:
+    with target.begin() as c, Progress("loading", total=n_cases, unit="cases") as progress:
         for start in range(0, n_cases, chunk):
             case_rows, event_rows, deadline_rows = [], [], []
             for i in range(start, min(start + chunk, n_cases)):
@@ -154,6 +155,7 @@ def build(url: str, n_cases: int) -> int:
             c.execute(sa.insert(events), event_rows)
             c.execute(sa.insert(deadlines), deadline_rows)
             total += len(event_rows)
+            progress.advance(len(case_rows), events=len(event_rows))
     target.dispose()
     return total
 

@@ -38,6 +38,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from api.progress import Progress  # noqa: E402
 from service.reports import ReportService, reporting_year  # noqa: E402
 from storage.database import make_engine, upgrade  # noqa: E402
 from storage.tables import cases, deadlines, events  # noqa: E402
@@ -258,13 +259,15 @@ def load_sqlite(path: str, total: int) -> None:
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=OFF")
-    for rows in chunks(total):
-        for table, cols, batch in zip(
-            ("cases", "events", "deadlines"), (CASE_COLS, EVENT_COLS, DEADLINE_COLS), rows, strict=True
-        ):
-            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-            raw.executemany(sql, [tuple(_sqlite_value(r[c]) for c in cols) for r in batch])
-        raw.commit()
+    with Progress("loading sqlite", total=total, unit="cases") as progress:
+        for rows in chunks(total):
+            for table, cols, batch in zip(
+                ("cases", "events", "deadlines"), (CASE_COLS, EVENT_COLS, DEADLINE_COLS), rows, strict=True
+            ):
+                sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                raw.executemany(sql, [tuple(_sqlite_value(r[c]) for c in cols) for r in batch])
+            raw.commit()
+            progress.advance(len(rows[0]), events=len(rows[1]))
     raw.close()
 
 
@@ -277,7 +280,7 @@ def _pg_value(v: Any) -> Any:
 
 
 def load_postgres(engine: sa.Engine, total: int) -> None:
-    with engine.connect() as connection:
+    with engine.connect() as connection, Progress("loading postgres", total=total, unit="cases") as progress:
         raw = connection.connection.driver_connection
         for rows in chunks(total):
             with raw.cursor() as cursor:  # type: ignore[union-attr]
@@ -288,6 +291,7 @@ def load_postgres(engine: sa.Engine, total: int) -> None:
                         for r in batch:
                             copy.write_row([_pg_value(r[c]) for c in cols])
             raw.commit()  # type: ignore[union-attr]
+            progress.advance(len(rows[0]), events=len(rows[1]))
 
 
 def _index_and_analyze(engine: sa.Engine) -> None:

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from apscheduler.schedulers.background import BackgroundScheduler  # noqa: E402
 
 from api.bootstrap import App, Settings, bootstrap  # noqa: E402
+from api.progress import Progress  # noqa: E402
 from scheduler.clock import ShiftedClock, wall_time  # noqa: E402
 from scheduler.timers import DeadlineTimers  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
@@ -126,6 +127,7 @@ def seed(url: str, catalog: Catalog, count: int, days: int, prefix: str) -> list
     engine = make_engine(url)
     upgrade(engine)
     uow = UnitOfWorkFactory(engine)
+    progress = Progress(f"loading {prefix}", total=count, unit="cases")
     for start in range(0, count, 5000):
         with uow() as unit:
             for i in range(start, min(count, start + 5000)):
@@ -137,6 +139,8 @@ def seed(url: str, catalog: Catalog, count: int, days: int, prefix: str) -> list
                 )
                 unit.cases.add(after, [record], at)
             unit.commit()
+        progress.advance(min(count, start + 5000) - start)
+    progress.close()
     engine.dispose()
     return [breach_instant(FIRST_DAY + timedelta(days=d + 1)) for d in range(min(days, count))]
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from service.import_rows import Row
+from service.logs import get_logger
 from storage.tables import cases
 from storage.unit_of_work import UnitOfWorkFactory
 from workflow.audit.history import EventRecord, new_case
@@ -249,4 +250,11 @@ class Importer:
                         Reject(one.ref, 0, first.name, ["already_imported"], str(err.orig).splitlines()[0])
                     )
             uow.commit()
+        # after the commit, one line a batch (not one an event: an import writes hundreds of thousands)
+        get_logger().info(
+            "cases_imported",
+            cases=len(written),
+            events=sum(len(one.records) for one in written),
+            breaches=sum(len(one.case.breaches) for one in written),
+        )
         return written

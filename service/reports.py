@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -98,9 +98,25 @@ class WorkingDayCounts:
         return self.counts[(end - self.first).days] - self.counts[(start - self.first).days]
 
 
+Step = Callable[[int, int], None]  # steps done, steps in all: a report's progress (complaints report)
+
+
 class ReportService:
-    def __init__(self, engine: Engine, catalog: Catalog) -> None:
-        self.engine, self.catalog = engine, catalog
+    def __init__(self, engine: Engine, catalog: Catalog, on_step: Step | None = None) -> None:
+        """``on_step`` hears of each query done (done, total), so a long report over a big store shows progress."""
+        self.engine, self.catalog, self.on_step = engine, catalog, on_step
+        self._done = self._total = 0
+
+    def _begin(self, queries: int, policy_id: str | None = None) -> None:
+        """A report's steps: its ``queries``, then two Code checks (stage 1, 2) per policy in scope."""
+        checks = sum(1 for p in self.catalog.all() if policy_id is None or p.id == policy_id)
+        self._done, self._total = 0, queries + 2 * checks
+
+    def _step(self) -> None:
+        self._done += 1
+        if self.on_step is not None:
+            self._total = max(self._total, self._done)
+            self.on_step(self._done, self._total)
 
     @property
     def code(self) -> Policy:
@@ -117,9 +133,11 @@ class ReportService:
         if not isinstance(homes, int) or isinstance(homes, bool) or homes < 1:
             raise InvalidReportRequest(f"homes must be a whole number of at least 1, got {homes!r}")
         start, end = reporting_year(year)
+        self._begin(2)
         with self.engine.connect() as connection:
             q = ReportQueries(connection)
             received = {row.stage: row.n for row in q.received(start, end)}
+            self._step()
             responses = self._responses(q, start, end)
         ch01 = {
             f"stage_{s}": {"received": n, "per_1000_homes": round(1000 * n / homes, 2)}
@@ -139,15 +157,24 @@ class ReportService:
         start, end = calendar_month(month)
         policy_id, version = self._policy_filter(policy)
         last_day = local_date(end) - timedelta(days=1)
+        self._begin(8, policy_id)
         with self.engine.connect() as connection:
             q = ReportQueries(connection, policy_id, version)
             by_channel = q.received(start, end, by_channel=True)
+            self._step()
             responses = self._responses(q, start, end)
-            ack_pairs, respond_pairs = q.acknowledgement_days(start, end), q.response_days(start, end)
+            ack_pairs = q.acknowledgement_days(start, end)
+            self._step()
+            respond_pairs = q.response_days(start, end)
+            self._step()
             breaches = {row[0]: row[1] for row in q.breaches(start, end)}
+            self._step()
             extensions = {row[0]: row[1] for row in q.event_counts(start, end, "extend", S1_STATES + S2_STATES)}
+            self._step()
             referrals = sum(row[1] for row in q.event_counts(start, end, "refer_to_ombudsman", ("closed",)))
+            self._step()
             open_rows = q.open_cases(end)
+            self._step()
         received: dict[int, int] = defaultdict(int)
         channels: dict[str, dict[str, int]] = defaultdict(dict)
         for row in by_channel:
@@ -228,15 +255,20 @@ class ReportService:
     def _responses(self, q: ReportQueries, start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
         """Per stage: (responses issued, responses within the Code's timescales)."""
         counts = q.responses(start, end)
+        self._step()
         code = self.code
         on_time = {stage: issued - late for stage, (issued, late) in counts.items()}
         for policy in self.catalog.all():
-            if q.policy_id is not None and (policy.id, policy.version) != (q.policy_id, q.version or policy.version):
+            if q.policy_id is not None and policy.id != q.policy_id:
                 continue
             for stage in (1, 2):
+                if policy.version != (q.version or policy.version):
+                    self._step()
+                    continue
                 base_ok = response_within_code(policy, code, stage)
                 if counts[stage][0] and (not base_ok or not extension_within_code(policy, code, stage)):
                     on_time[stage] -= self._late_by_code(q, start, end, policy, stage, extended_only=base_ok)
+                self._step()
         return {stage: (counts[stage][0], on_time[stage]) for stage in (1, 2)}
 
     def _late_by_code(

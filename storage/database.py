@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,20 +102,37 @@ def _at_head(engine: Engine) -> bool:
     return stored == heads
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", on_step: Callable[[int, int], None] | None = None) -> None:
     """Bring the schema to ``revision`` with Alembic (what ``complaints db upgrade`` runs).
 
-    A store already at head is left as it is without importing Alembic (0.4 s of every CLI command).
+    ``on_step(done, total)`` hears of each migration applied: on a big store one (an index, a column
+    rewritten by batch mode) can take minutes, and the command shows its progress. A store already
+    at head is left as it is without importing Alembic (0.4 s of every CLI command).
     """
     if revision == "head" and _at_head(engine):
+        if on_step is not None:
+            on_step(0, 0)
         return
     from alembic import command
     from alembic.config import Config
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if on_step is not None:
+            current = MigrationContext.configure(connection).get_current_revision()
+            pending = list(ScriptDirectory.from_config(config).iterate_revisions(revision, current or "base"))
+            done = [0]
+
+            def applied(**_: Any) -> None:
+                done[0] += 1
+                on_step(done[0], max(len(pending), done[0]))
+
+            on_step(0, len(pending))
+            config.attributes["on_version_apply"] = applied
         command.upgrade(config, revision)
 
 

@@ -79,11 +79,13 @@ class AuditService:
         jobs: int = 1,
         checkpoint: Checkpoint | None = None,
         on_page: Callable[[VerifyReport], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
     ) -> VerifyReport:
         """The hash chain and replay-equals-store for one case (``CaseNotFound`` if absent) or all.
 
         With a ``checkpoint``, each case is also held to what it recorded, unchanged cases are not replayed,
-        and (whole store) a case it knows that is gone from the store is reported.
+        and (whole store) a case it knows that is gone from the store is reported. A whole-store run tells
+        ``on_total`` how many cases it will verify, then ``on_page`` each page's part as it is done (progress).
         """
         known = checkpoint.cases if checkpoint is not None else {}
         record = checkpoint is not None  # what each clean case looks like, for the checkpoint to keep
@@ -92,10 +94,12 @@ class AuditService:
         else:
             with read_connection(self.engine) as connection, connection.begin():
                 ids = case_ids(connection)
+            if on_total is not None:
+                on_total(len(ids))
             pages = [(ids[i], ids[min(i + PAGE, len(ids)) - 1]) for i in range(0, len(ids), PAGE)]
             jobs = max(1, min(jobs, len(pages)))
             if jobs == 1:
-                report = verify_pages(self.engine, self.catalog, pages, known, record)
+                report = verify_pages(self.engine, self.catalog, pages, known, record, on_page)
             else:
                 report = verify_parallel(self.engine, self.catalog, pages, jobs, known, on_page, record)
             present = set(ids)

@@ -107,14 +107,22 @@ def fewer_collections() -> Iterator[None]:
 
 
 def verify_pages(
-    engine: Engine, catalog: Catalog, pages: list[tuple[str, str]], known: dict[str, Seen], record: bool = True
+    engine: Engine,
+    catalog: Catalog,
+    pages: list[tuple[str, str]],
+    known: dict[str, Seen],
+    record: bool = True,
+    on_page: Callable[[VerifyReport], None] | None = None,
 ) -> VerifyReport:
     report = VerifyReport()
     with fewer_collections(), read_connection(engine) as connection:
         for first, last in pages:
             with connection.begin():
                 stored = load_range(connection, first, last)
-            report.add(verify_stored(stored, catalog, known, record))
+            part = verify_stored(stored, catalog, known, record)
+            report.add(part)
+            if on_page is not None:
+                on_page(part)
     return report
 
 

@@ -14,6 +14,12 @@ if connection is None:  # `alembic upgrade` from the command line: COMPLAINTS_DB
     with make_engine().begin() as connection:
         context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
         context.run_migrations()
-else:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+else:  # storage.database.upgrade: its connection, and its progress callback if it gave one
+    on_version_apply = config.attributes.get("on_version_apply")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        on_version_apply=[on_version_apply] if on_version_apply else (),
+    )
     context.run_migrations()

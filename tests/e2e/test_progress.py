@@ -1,4 +1,7 @@
-"""Progress output: a bar on a pseudo-terminal, nothing in ``--json`` output or when not a terminal."""
+"""Progress output: a bar on a pseudo-terminal, nothing in ``--json`` output or when stdout is not a terminal.
+
+Every long command: import, export, verify, report, db upgrade (issue 14, part 3).
+"""
 
 from __future__ import annotations
 
@@ -96,3 +99,34 @@ def test_commands_that_draw_no_bar_never_import_tqdm(tmp_path: Path) -> None:
         )
         assert "tqdm" not in done.stderr, done.stderr[-2000:]
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _piped(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+
+
+def test_db_upgrade_verify_and_reports_show_progress_on_a_terminal(env: dict[str, str]) -> None:
+    out = _on_a_terminal(["db", "upgrade"], env)
+    assert "db upgrade:" in out and "migrations" in out and "up to date" in out
+    assert _piped(["import", str(EXAMPLE)], env).returncode == 0
+    out = _on_a_terminal(["verify", "--jobs", "1"], env)
+    assert "verify:" in out and "cases" in out and "events=" in out  # cases of all, events as a side count
+    assert "all hold" in out
+    out = _on_a_terminal(["report", "tsm", "--year", "2025", "--homes", "1000"], env)
+    assert "report tsm:" in out and "queries" in out and "CH01" in out
+    out = _on_a_terminal(["report", "kpi", "--month", "2025-11"], env)
+    assert "report kpi:" in out
+
+
+def test_no_progress_for_verify_and_reports_in_json_nor_when_piped(env: dict[str, str]) -> None:
+    assert _piped(["import", str(EXAMPLE)], env).returncode == 0
+    out = _on_a_terminal(["verify", "--jobs", "1", "--json"], env)
+    assert "verify:" not in out and json.loads(out)["ok"] is True
+    out = _on_a_terminal(["report", "tsm", "--year", "2025", "--homes", "1000", "--format", "json"], env)
+    assert "report tsm:" not in out and json.loads(out)["report"] == "tsm"
+    for args in (["verify", "--jobs", "1"], ["report", "tsm", "--year", "2025", "--homes", "1000"], ["db", "upgrade"]):
+        piped = _piped(args, env)
+        assert piped.returncode == 0, piped.stderr
+        assert piped.stderr == "", (args, piped.stderr)

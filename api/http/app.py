@@ -33,6 +33,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_diagram",
     "api.http.routes_audit",
     "api.http.routes_work",
+    "api.http.routes_imports",
 )
 
 

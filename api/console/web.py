@@ -8,6 +8,7 @@ with a way back, any other bad input -> 422 page saying what was wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ templates = Environment(
 templates.filters["london"] = london
 templates.filters["day"] = day
 templates.filters["q"] = lambda v: quote(str(v), safe="")
+templates.filters["slug"] = lambda v: re.sub(r"[^a-z0-9]+", "-", str(v).lower()).strip("-")
 
 
 def page(request: Request, name: str, who: Caller | None, status: int = 200, **context: Any) -> HTMLResponse:

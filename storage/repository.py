@@ -22,7 +22,6 @@ from workflow.errors import CaseNotFound, VersionConflict
 
 # Statements built once: building SQLAlchemy expressions costs more than running them on SQLite.
 _GET = sa.select(cases.c.snapshot).where(cases.c.id == sa.bindparam("b_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
 _SAVE = (
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
@@ -108,11 +107,28 @@ class CaseRepository:
         self._heads: dict[tuple[str, int], str] = {}  # (case id, seq) -> hash, read with the firing snapshots
 
     def get(self, case_id: str, for_update: bool = False) -> Case:
-        query = _GET_FOR_UPDATE if for_update and self.lock_rows else _GET
-        snapshot = self.connection.execute(query, {"b_id": case_id}).scalar_one_or_none()
-        if snapshot is None:
+        """The case's snapshot; ``for_update`` (a command about to write it): locked, with its chain head.
+
+        The chain head (the hash of the event at seq = version) comes in the same query, so appending the
+        command's events reads nothing more (``link`` falls back to a read when it is missing).
+        """
+        if not for_update:
+            snapshot = self.connection.execute(_GET, {"b_id": case_id}).scalar_one_or_none()
+            if snapshot is None:
+                raise CaseNotFound(f"no case {case_id!r}")
+            return Case.from_dict(snapshot)
+        row = self.connection.execute(_GET_LOCKED if self.lock_rows else _GET_HEAD, {"b_id": case_id}).first()
+        if row is None:
             raise CaseNotFound(f"no case {case_id!r}")
-        return Case.from_dict(snapshot)
+        self._remember_head(row)
+        return Case.from_dict(row.snapshot)
+
+    def _remember_head(self, row: Any) -> None:
+        # On PostgreSQL a row locked after waiting for a concurrent writer is that writer's new version, while the
+        # subquery still reads the statement's snapshot, which cannot see the writer's event: the head is then
+        # NULL (never a wrong hash, since it is keyed by the new version) and ``link`` reads it afresh.
+        if row.head is not None:
+            self._heads[(row.id, row.version)] = row.head
 
     def exists(self, case_id: str) -> bool:
         return self.connection.execute(sa.select(cases.c.id).where(cases.c.id == case_id)).first() is not None
@@ -137,7 +153,7 @@ class CaseRepository:
         if not records:
             return
         rows = _event_rows(case, records)
-        link(self.connection, rows)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
+        link(self.connection, rows, self._heads)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
         self.connection.execute(sa.insert(events), rows)
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
@@ -197,8 +213,7 @@ class CaseRepository:
         snapshots: dict[str, Any] = {}
         for row in self.connection.execute(query, {"c_ids": list(case_ids)}):
             snapshots[row.id] = row.snapshot
-            if row.head is not None:
-                self._heads[(row.id, row.version)] = row.head
+            self._remember_head(row)
         return snapshots
 
     def existing_ids(self, case_ids: Sequence[str]) -> set[str]:
@@ -277,6 +292,8 @@ _FIRING = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(
     cases.c.id.in_(sa.bindparam("c_ids", expanding=True))
 )
 _FIRING_LOCKED = _FIRING.with_for_update(of=cases, skip_locked=True)
+_GET_HEAD = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(cases.c.id == sa.bindparam("b_id"))
+_GET_LOCKED = _GET_HEAD.with_for_update(of=cases)
 _EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
 _CLAIM = (
     sa.update(deadlines)

@@ -34,6 +34,8 @@ _SAVE = (
         snapshot=sa.bindparam("snapshot"),
     )
 )
+# inline(): nothing reads an inserted event's id back, so no RETURNING (PostgreSQL) nor pre-executed sequence
+_INSERT_EVENTS = sa.insert(events).inline()
 _DEADLINE_STATUS = (
     sa.update(deadlines)
     .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
@@ -154,7 +156,7 @@ class CaseRepository:
             return
         rows = _event_rows(case, records)
         link(self.connection, rows, self._heads)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
-        self.connection.execute(sa.insert(events), rows)
+        self.connection.execute(_INSERT_EVENTS, rows)
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
         known = {d.number: d.status for d in before.deadlines} if before else {}
@@ -250,7 +252,7 @@ class CaseRepository:
             raise VersionConflict("a case of this batch changed while its deadlines fired")
         event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
         link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
-        self.connection.execute(sa.insert(events), event_rows)
+        self.connection.execute(_INSERT_EVENTS, event_rows)
         if new:
             self.connection.execute(sa.insert(deadlines), new)
         if changed:

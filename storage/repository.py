@@ -9,6 +9,7 @@ that changed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,20 @@ _DEADLINE_STATUS = (
     .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
     .values(status=sa.bindparam("b_status"), closed_seq=sa.bindparam("b_closed"))
 )
+
+
+@dataclass(frozen=True)
+class FiredCase:
+    """What a batch firing did to one case: what it read (version, deadline statuses), the case after, its events.
+
+    Only the version and the statuses of the case before are kept, not a copy of it: firing folds the case
+    it read in place (service/firing.py), and these are all ``save_fired`` compares.
+    """
+
+    version_before: int
+    statuses_before: dict[int, str]
+    after: Case
+    records: list[EventRecord]
 
 
 def _deadline_row(case_id: str, d: Deadline) -> dict[str, Any]:
@@ -221,7 +236,7 @@ class CaseRepository:
     def existing_ids(self, case_ids: Sequence[str]) -> set[str]:
         return set(self.connection.execute(_EXISTING, {"c_ids": list(case_ids)}).scalars())
 
-    def save_fired(self, changes: Sequence[tuple[Case, Case, Sequence[EventRecord]]], now: datetime) -> None:
+    def save_fired(self, changes: Sequence[FiredCase], now: datetime) -> None:
         """Write what a batch of cases did when their deadlines passed, a few statements for the whole batch.
 
         Every passed deadline is claimed first (``UPDATE ... WHERE status = 'open'``); a claim that finds it
@@ -233,8 +248,8 @@ class CaseRepository:
         claims: list[dict[str, Any]] = []
         new: list[dict[str, Any]] = []  # deadlines the passing opened (a provisional response, an update)
         changed: list[dict[str, Any]] = []  # other status changes (a move that cancels)
-        for before, after, _ in changes:
-            known = {d.number: d.status for d in before.deadlines}
+        for change in changes:
+            known, after = change.statuses_before, change.after
             for d in after.deadlines:
                 was = known.get(d.number)
                 if was is None:
@@ -247,10 +262,10 @@ class CaseRepository:
                     )
         if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
             raise VersionConflict("a deadline of this batch was fired elsewhere")
-        rows = [{**_case_row(a, now), "b_id": a.id, "b_version": b.version} for b, a, _ in changes]
+        rows = [{**_case_row(c.after, now), "b_id": c.after.id, "b_version": c.version_before} for c in changes]
         if self.connection.execute(_SAVE, rows).rowcount != len(rows):
             raise VersionConflict("a case of this batch changed while its deadlines fired")
-        event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
+        event_rows = [row for c in changes for row in _event_rows(c.after, c.records)]
         link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
         self.connection.execute(_INSERT_EVENTS, event_rows)
         if new:

@@ -29,6 +29,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_serve",
     "api.cli_audit",
     "api.cli_work",
+    "api.cli_import",
+    "api.cli_export",
 )
 
 EXIT_REFUSED = 1

@@ -74,6 +74,7 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("breach_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Column("external_ref", sa.String(128)),  # the legacy system's reference of an imported case (migration 0005)
     sa.Index("ix_cases_state", "state"),
     sa.Index("ix_cases_policy", "policy_id", "policy_version"),
     sa.Index("ix_cases_opened_at", "opened_at"),
@@ -81,6 +82,7 @@ cases = sa.Table(
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
     sa.Index("ix_cases_work", "id", "state", "policy_id", "policy_version"),  # the work list (migration 0004)
+    sa.Index("ix_cases_external_ref", "external_ref", unique=True),  # imports (migration 0005)
 )
 
 events = sa.Table(

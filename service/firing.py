@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.logs import log_committed
+from storage.repository import FiredCase
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.audit.history import EventRecord
 from workflow.case import Case
@@ -54,7 +55,7 @@ class FiringHost(Protocol):
 
 SCHEDULER_ACTOR = "scheduler"  # the actor recorded on every deadline_passed
 ID_PAGE = 20_000  # case ids read per query at one instant; fired in batches of ``batch``
-Change = tuple[Case, Case, list[EventRecord]]
+Change = FiredCase
 
 
 def fire_due(
@@ -136,26 +137,30 @@ def _fire_snapshot(
 ) -> Change | None | bool:
     """What firing did to the case; None when nothing was due, False when it cannot be fired (logged)."""
     try:
-        before = Case.from_dict(snapshot)
-        policy = service.catalog.get(before.policy_id, before.policy_version)
+        case = Case.from_dict(snapshot)
+        policy = service.catalog.get(case.policy_id, case.policy_version)
+        version, statuses = case.version, {d.number: d.status for d in case.deadlines}
         records: list[EventRecord] = []
-        after = _fold(before, policy, stamp, until, records)
+        _fold(case, policy, stamp, until, records)
     except Exception as err:  # one unreadable case (policy file gone, bad snapshot) must not stop the others
         reason = getattr(err, "code", type(err).__name__)
         service.log.error("deadline_skipped", case_id=case_id, reason=reason, error=str(err))
         return False
-    return (before, after, records) if records else None
+    return FiredCase(version, statuses, case, records) if records else None
 
 
-def _fold(before: Case, policy: Policy, stamp: datetime, until: datetime, records: list[EventRecord]) -> Case:
-    """``deadline_passed`` for each deadline of the case due by ``until``, on one copy of the case.
+def _fold(case: Case, policy: Policy, stamp: datetime, until: datetime, records: list[EventRecord]) -> None:
+    """``deadline_passed`` for each deadline of the case due by ``until``, on the case itself.
 
     What ``ComplaintService._fire_case`` does, but folded in place with ``engine.advance`` (the replay's
-    path): one copy a case instead of one an event, and the state moved along the edge the machine's
-    decision chose instead of running ``transitions`` again (tests/unit/test_machine_properties.py holds
-    the two equal at every step). A batch of 500 cases spends most of its CPU here.
+    path): no copy of the case (the case was just read from its snapshot, and ``save_fired`` needs only its
+    version and deadline statuses from before), and the state moved along the edge the machine's decision
+    chose instead of running ``transitions`` again (tests/unit/test_machine_properties.py holds the two equal
+    at every step). A batch of 500 cases spends most of its CPU here.
+
+    A refusal (``EventRefused``) can leave the case part-folded: the caller then skips the case, whose
+    snapshot is not written.
     """
-    case = before.clone()
     while due := due_deadlines(case, until):
         deadline = due[0]
         data = passing_data(deadline)
@@ -175,14 +180,15 @@ def _fold(before: Case, policy: Policy, stamp: datetime, until: datetime, record
                 meta={"deadline_number": deadline.number},
             )
         )
-    return case
 
 
 def _report(service: FiringHost, changes: list[Change], stamp: datetime) -> list[Fired]:
     """After commit: one log line per deadline fired, and the timers told of the deadlines that opened."""
     fired: list[Fired] = []
-    for _before, after, records in changes:
-        log_committed(service.log, records, stamp)
+    log = service.log.bind()  # one bound logger for the batch, not one built for every line
+    for change in changes:
+        after, records = change.after, change.records
+        log_committed(log, records, stamp)
         passed = [r for r in records if r.name == DEADLINE_PASSED]
         fired += [Fired(after.id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
         service._announce(after)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 DEFAULT_URL = "sqlite:///complaints.db"
+# A pooled PostgreSQL connection idle at least this long is pinged before use (see _pg_setup).
+PING_AFTER_IDLE_S = 10.0
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -43,8 +47,50 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _pg_setup(engine)
+    return engine
+
+
+def _pg_setup(engine: Engine) -> None:
+    """Check a pooled connection before use without a round trip to the server, unless it may be stale.
+
+    SQLAlchemy's ``pool_pre_ping`` sends a statement at every checkout: a round trip per command. A server that
+    restarts or ends a session (``pg_terminate_backend``, a failover) closes the socket, which leaves it readable
+    while the connection is idle in the pool; so a connection is pinged only when its socket is readable or it
+    has been idle ``PING_AFTER_IDLE_S`` or more (a silent network drop), and a failed ping recycles the whole pool,
+    as ``pool_pre_ping`` does (tests/integration/test_pool_ping.py).
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since < PING_AFTER_IDLE_S and not _readable(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:
+            raise sa.exc.InvalidatePoolError(f"pooled connection is gone: {err}") from err
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """An idle connection with something to read has been closed (or sent an error) by the server."""
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -30,12 +30,19 @@ def previous_hash(connection: sa.Connection, case_id: str, seq: int) -> str:
     return found if found is not None else GENESIS  # a gap is verify's to report, not the writer's
 
 
-def link(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Set ``prev_hash`` and ``hash`` on event rows of one case, given in ``seq`` order."""
+def link(
+    connection: sa.Connection, rows: Sequence[dict[str, Any]], known: Mapping[tuple[str, int], str] | None = None
+) -> None:
+    """Set ``prev_hash`` and ``hash`` on event rows of one case, given in ``seq`` order.
+
+    ``known``: hashes already read, by (case id, seq) (the command read its case's chain head with the case).
+    """
     prev: str | None = None
     for row in rows:
         if prev is None:
-            prev = previous_hash(connection, row["case_id"], row["seq"])
+            prev = (known or {}).get((row["case_id"], row["seq"] - 1)) or previous_hash(
+                connection, row["case_id"], row["seq"]
+            )
         row["prev_hash"] = prev
         prev = row["hash"] = event_hash(**{name: row[name] for name in HASHED_FIELDS})
 

@@ -9,6 +9,7 @@ that changed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,6 @@ from workflow.errors import CaseNotFound, VersionConflict
 
 # Statements built once: building SQLAlchemy expressions costs more than running them on SQLite.
 _GET = sa.select(cases.c.snapshot).where(cases.c.id == sa.bindparam("b_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
 _SAVE = (
     sa.update(cases)
     .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
@@ -35,11 +35,27 @@ _SAVE = (
         snapshot=sa.bindparam("snapshot"),
     )
 )
+# inline(): nothing reads an inserted event's id back, so no RETURNING (PostgreSQL) nor pre-executed sequence
+_INSERT_EVENTS = sa.insert(events).inline()
 _DEADLINE_STATUS = (
     sa.update(deadlines)
     .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
     .values(status=sa.bindparam("b_status"), closed_seq=sa.bindparam("b_closed"))
 )
+
+
+@dataclass(frozen=True)
+class FiredCase:
+    """What a batch firing did to one case: what it read (version, deadline statuses), the case after, its events.
+
+    Only the version and the statuses of the case before are kept, not a copy of it: firing folds the case
+    it read in place (service/firing.py), and these are all ``save_fired`` compares.
+    """
+
+    version_before: int
+    statuses_before: dict[int, str]
+    after: Case
+    records: list[EventRecord]
 
 
 def _deadline_row(case_id: str, d: Deadline) -> dict[str, Any]:
@@ -108,11 +124,28 @@ class CaseRepository:
         self._heads: dict[tuple[str, int], str] = {}  # (case id, seq) -> hash, read with the firing snapshots
 
     def get(self, case_id: str, for_update: bool = False) -> Case:
-        query = _GET_FOR_UPDATE if for_update and self.lock_rows else _GET
-        snapshot = self.connection.execute(query, {"b_id": case_id}).scalar_one_or_none()
-        if snapshot is None:
+        """The case's snapshot; ``for_update`` (a command about to write it): locked, with its chain head.
+
+        The chain head (the hash of the event at seq = version) comes in the same query, so appending the
+        command's events reads nothing more (``link`` falls back to a read when it is missing).
+        """
+        if not for_update:
+            snapshot = self.connection.execute(_GET, {"b_id": case_id}).scalar_one_or_none()
+            if snapshot is None:
+                raise CaseNotFound(f"no case {case_id!r}")
+            return Case.from_dict(snapshot)
+        row = self.connection.execute(_GET_LOCKED if self.lock_rows else _GET_HEAD, {"b_id": case_id}).first()
+        if row is None:
             raise CaseNotFound(f"no case {case_id!r}")
-        return Case.from_dict(snapshot)
+        self._remember_head(row)
+        return Case.from_dict(row.snapshot)
+
+    def _remember_head(self, row: Any) -> None:
+        # On PostgreSQL a row locked after waiting for a concurrent writer is that writer's new version, while the
+        # subquery still reads the statement's snapshot, which cannot see the writer's event: the head is then
+        # NULL (never a wrong hash, since it is keyed by the new version) and ``link`` reads it afresh.
+        if row.head is not None:
+            self._heads[(row.id, row.version)] = row.head
 
     def exists(self, case_id: str) -> bool:
         return self.connection.execute(sa.select(cases.c.id).where(cases.c.id == case_id)).first() is not None
@@ -138,8 +171,8 @@ class CaseRepository:
         if not records:
             return
         rows = _event_rows(case, records)
-        link(self.connection, rows)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
-        self.connection.execute(sa.insert(events), rows)
+        link(self.connection, rows, self._heads)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
+        self.connection.execute(_INSERT_EVENTS, rows)
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
         known = {d.number: d.status for d in before.deadlines} if before else {}
@@ -198,14 +231,13 @@ class CaseRepository:
         snapshots: dict[str, Any] = {}
         for row in self.connection.execute(query, {"c_ids": list(case_ids)}):
             snapshots[row.id] = row.snapshot
-            if row.head is not None:
-                self._heads[(row.id, row.version)] = row.head
+            self._remember_head(row)
         return snapshots
 
     def existing_ids(self, case_ids: Sequence[str]) -> set[str]:
         return set(self.connection.execute(_EXISTING, {"c_ids": list(case_ids)}).scalars())
 
-    def save_fired(self, changes: Sequence[tuple[Case, Case, Sequence[EventRecord]]], now: datetime) -> None:
+    def save_fired(self, changes: Sequence[FiredCase], now: datetime) -> None:
         """Write what a batch of cases did when their deadlines passed, a few statements for the whole batch.
 
         Every passed deadline is claimed first (``UPDATE ... WHERE status = 'open'``); a claim that finds it
@@ -217,8 +249,8 @@ class CaseRepository:
         claims: list[dict[str, Any]] = []
         new: list[dict[str, Any]] = []  # deadlines the passing opened (a provisional response, an update)
         changed: list[dict[str, Any]] = []  # other status changes (a move that cancels)
-        for before, after, _ in changes:
-            known = {d.number: d.status for d in before.deadlines}
+        for change in changes:
+            known, after = change.statuses_before, change.after
             for d in after.deadlines:
                 was = known.get(d.number)
                 if was is None:
@@ -231,12 +263,12 @@ class CaseRepository:
                     )
         if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
             raise VersionConflict("a deadline of this batch was fired elsewhere")
-        rows = [{**_case_row(a, now), "b_id": a.id, "b_version": b.version} for b, a, _ in changes]
+        rows = [{**_case_row(c.after, now), "b_id": c.after.id, "b_version": c.version_before} for c in changes]
         if self.connection.execute(_SAVE, rows).rowcount != len(rows):
             raise VersionConflict("a case of this batch changed while its deadlines fired")
-        event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
+        event_rows = [row for c in changes for row in _event_rows(c.after, c.records)]
         link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
-        self.connection.execute(sa.insert(events), event_rows)
+        self.connection.execute(_INSERT_EVENTS, event_rows)
         if new:
             self.connection.execute(sa.insert(deadlines), new)
         if changed:
@@ -278,6 +310,8 @@ _FIRING = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(
     cases.c.id.in_(sa.bindparam("c_ids", expanding=True))
 )
 _FIRING_LOCKED = _FIRING.with_for_update(of=cases, skip_locked=True)
+_GET_HEAD = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(cases.c.id == sa.bindparam("b_id"))
+_GET_LOCKED = _GET_HEAD.with_for_update(of=cases)
 _EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
 _CLAIM = (
     sa.update(deadlines)

@@ -30,6 +30,33 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the database")
         return value.astimezone(UTC).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """``process_bind_param`` then the dialect's own processing (SQLite: the text form), remembered per instant.
+
+        A timers batch binds the same few instants thousands of times (its stamp, one midnight's breach
+        instant); the result depends only on the instant (equal aware datetimes hash alike whatever their
+        zone), so it is computed once. What SQLAlchemy's TypeDecorator.bind_processor does, plus the memo.
+        """
+        inner = self.impl_instance.bind_processor(dialect)
+        memo: dict[datetime, Any] = {}
+        convert = self.process_bind_param
+
+        def process(value: datetime | None) -> Any:
+            if value is None:
+                return None
+            found = memo.get(value) if value.tzinfo is not None else None
+            if found is not None:
+                return found
+            out = convert(value, dialect)
+            if inner is not None:
+                out = inner(out)
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[value] = out
+            return out
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return value.replace(tzinfo=UTC) if value is not None else None
 

@@ -37,6 +37,10 @@ class Catalog:
         return [self._by_ref[k] for k in sorted(self._by_ref)]
 
     def get(self, policy_id: str, version: int | None = None) -> Policy:
+        if version is not None:  # every command and every fired case asks by id and version: one lookup
+            found = self._by_ref.get((policy_id, version))
+            if found is not None:
+                return found
         versions = self.versions(policy_id)
         if not versions:
             raise UnknownPolicy(f"unknown policy {policy_id!r}; policies are: {', '.join(self.ids())}")

@@ -80,6 +80,10 @@ async def token_caller(app: App, token: str) -> Caller | None:
 async def caller(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer), app: App = Depends(get_app)
 ) -> Caller:
+    return await _authenticate(credentials, app)
+
+
+async def _authenticate(credentials: HTTPAuthorizationCredentials | None, app: App) -> Caller:
     token = credentials.credentials.strip() if credentials is not None else ""
     if not token:
         raise AuthError(401, "unauthorized", "send Authorization: Bearer <token> (complaints token create)")
@@ -90,9 +94,14 @@ async def caller(
 
 
 def require(*roles: str) -> Callable[..., Caller]:
-    """A dependency admitting the given roles (and admin)."""
+    """A dependency admitting the given roles (and admin).
 
-    async def check(who: Caller = Depends(caller)) -> Caller:
+    One dependency over the bearer scheme, not one over ``caller`` over ``get_app``: FastAPI solves every level
+    of the tree on every request, and this is on every request.
+    """
+
+    async def check(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Caller:
+        who = await _authenticate(credentials, request.app.state.complaints)
         if who.role != "admin" and who.role not in roles:
             raise AuthError(403, "forbidden", f"role {who.role} may not do this (needs {' or '.join(roles)})")
         return who

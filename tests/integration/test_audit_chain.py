@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from api.bootstrap import Settings, bootstrap
+from api.bootstrap import App, Settings, bootstrap
 from storage.database import make_engine, upgrade
 from storage.tables import cases, deadlines, events
 from workflow.audit.canonical import GENESIS, row_hash
+from workflow.audit.history import EventRecord
+from workflow.case import Case
 from workflow.clock import ManualClock
+from workflow.engine import apply
 
 START = datetime(2026, 12, 18, 10, tzinfo=UTC)
 RECEIVE = {"channel": "phone", "incident_date": "2026-12-10", "formal": True}
@@ -78,3 +82,52 @@ def test_migration_0002_chains_histories_written_before_it(db_url: str, tmp_path
     assert not columns["hash"]["nullable"] and not columns["prev_hash"]["nullable"]
     source.dispose()
     target.dispose()
+
+
+def test_a_command_that_waited_for_a_concurrent_writer_chains_to_its_event(db_url: str) -> None:
+    """The chain head is read with the locked case; after waiting for another writer it is read afresh.
+
+    On PostgreSQL the waiting ``SELECT ... FOR UPDATE`` gets the other writer's new row while its subquery
+    still reads the statement's snapshot, where that writer's event is not visible yet.
+    """
+    clock = ManualClock(START)
+    app = bootstrap(Settings(db_url=db_url), clock=clock)
+    case_id = app.service.open_case("b3living", RECEIVE, actor="crm")["id"]
+    app.service.apply(case_id, "acknowledge", ACK, actor="crm")
+    holder = app.service.uow()
+    with holder:
+        before = holder.cases.get(case_id, for_update=True)
+        after, records = _one_more_issue(app, before)
+        holder.cases.save(before, after, records, START)
+        waiter = threading.Thread(
+            target=app.service.apply, args=(case_id, "add_issue", {"description": "waited"}), kwargs={"actor": "crm"}
+        )
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive()  # blocked on the row (PostgreSQL) or the writer lock (SQLite)
+        holder.commit()
+    waiter.join(30)
+    assert not waiter.is_alive()
+    chain = _chains(app.engine)[case_id]
+    app.engine.dispose()
+    assert [seq for seq, _, _ in chain] == [1, 2, 3, 4]
+    assert all(later[1] == earlier[2] for earlier, later in zip(chain, chain[1:], strict=False))
+
+
+def _one_more_issue(app: App, before: Case) -> tuple[Case, list[EventRecord]]:
+    """An ``add_issue`` decided by hand, as a command holding the case would write it."""
+    policy = app.catalog.get(before.policy_id, before.policy_version)
+    data = {"description": "held"}
+    after = apply(before, policy, "add_issue", data, START, START)
+    record = EventRecord(
+        case_id=before.id,
+        seq=after.version,
+        name="add_issue",
+        data=data,
+        occurred_at=START,
+        recorded_at=START,
+        actor="crm",
+        state_before=before.state,
+        state_after=after.state,
+    )
+    return after, [record]

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from api.bootstrap import App, Settings, bootstrap
-from storage.tables import cases, deadlines, events
+from storage.tables import UTCDateTime, cases, deadlines, events
 from workflow.audit.history import replay
+from workflow.calendar import LONDON
 from workflow.clock import ManualClock
 from workflow.errors import CaseNotFound, EventRefused, VersionConflict
 
@@ -180,3 +181,15 @@ def test_back_dated_receive_fires_its_overdue_deadlines_at_once(app: App) -> Non
     # acknowledgement due 8 March passed; so did the provisional response date (22 March) it opened
     assert view["breaches"] == ["stage_1_acknowledgement", "stage_1_response"]
     assert [r.name for r in app.service.history(view["id"])] == ["receive", "deadline_passed", "deadline_passed"]
+
+
+def test_instants_bind_as_utc_whatever_their_zone_and_a_naive_one_is_refused(app: App) -> None:
+    """UTCDateTime remembers the bound form of each instant (a timers batch binds one midnight thousands of times)."""
+    utc = datetime(2027, 3, 28, 0, 30, tzinfo=UTC)
+    london = utc.astimezone(LONDON)  # the same instant, another zone
+    query = sa.select(sa.bindparam("at", type_=UTCDateTime()))
+    with app.engine.connect() as connection:
+        for value in (utc, london, utc, london):
+            assert connection.execute(query, {"at": value}).scalar_one() == utc
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            connection.execute(query, {"at": utc.replace(tzinfo=None)})

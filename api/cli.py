@@ -28,6 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_diagram",
     "api.cli_serve",
     "api.cli_audit",
+    "api.cli_feed",
+    "api.cli_webhook",
 )
 
 EXIT_REFUSED = 1

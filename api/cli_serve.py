@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from api.background import background_worker
 from api.bootstrap import App, Settings, bootstrap
 from api.cli import print_json
 from scheduler.clock import ShiftedClock
+from scheduler.delivery import BackgroundWorker
 from scheduler.timers import DeadlineTimers
 from service.logs import configure_logging
 from workflow.calendar import breach_instant, start_of_local_day
@@ -61,8 +63,11 @@ def _serve(args: argparse.Namespace) -> int:
     clock: Clock = ShiftedClock(_instant(args.clock_start, "--clock-start")) if args.clock_start else SystemClock()
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
+    worker = background_worker(app)  # webhooks and due-soon reminders (api/background.py)
     server = uvicorn.Server(
-        uvicorn.Config(_with_timers(app, timers), host=args.host, port=args.port, access_log=False, log_level="info")
+        uvicorn.Config(
+            _with_timers(app, timers, worker), host=args.host, port=args.port, access_log=False, log_level="info"
+        )
     )
     url = f"http://{args.host}:{args.port}"
     database = app.engine.url.render_as_string(hide_password=True)
@@ -79,7 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_timers(app: App, timers: DeadlineTimers) -> FastAPI:
+def _with_timers(app: App, timers: DeadlineTimers, worker: BackgroundWorker | None = None) -> FastAPI:
     """The HTTP app, whose lifespan starts the timers and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
     from api.http.app import create_app
 
@@ -90,9 +95,13 @@ def _with_timers(app: App, timers: DeadlineTimers) -> FastAPI:
     async def lifespan(asgi: Any) -> AsyncIterator[Any]:
         async with inner(asgi) as state:
             timers.start(app.service.fire_due, app.service.upcoming_instants)
+            if worker is not None:
+                worker.start()
             try:
                 yield state
             finally:
+                if worker is not None:
+                    await asyncio.to_thread(worker.stop)
                 await asyncio.to_thread(timers.stop)
 
     api.router.lifespan_context = lifespan

@@ -98,6 +98,8 @@ class Webhooks:
         self.log = get_logger("complaints.webhooks")
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []  # closed by close()
+        self._opened_lock = threading.Lock()
 
     # -- admin -------------------------------------------------------------------------------------
 
@@ -195,6 +197,10 @@ class Webhooks:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        with self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
 
     # -- sending -------------------------------------------------------------------------------------
 
@@ -209,6 +215,8 @@ class Webhooks:
             kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
             conn = kind(parts.hostname or "", parts.port, timeout=self.settings.timeout_seconds)
             pool[key] = conn
+            with self._opened_lock:
+                self._opened.append(conn)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return conn, path
 

@@ -140,5 +140,5 @@ def insert_notification(connection: sa.Connection, row: dict[str, Any]) -> bool:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    statement = insert(notifications).values(**values).on_conflict_do_nothing()
-    return connection.execute(statement).rowcount == 1
+    statement = insert(notifications).values(**values).on_conflict_do_nothing().returning(notifications.c.id)
+    return connection.execute(statement).first() is not None

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from storage.feed_queries import BadCursor, Position, parse_cursor, read_rows
+from storage.feed_queries import BadCursor, Position, instant_text, parse_cursor, read_rows
 from workflow.errors import EventRefused
 from workflow.vocabulary import EVENTS
 
@@ -51,27 +51,30 @@ def _instant(value: Any) -> str:
 
 
 def event_entry(position: Position, row: Any) -> dict[str, Any]:
+    """The envelope of an event row (storage/feed_queries.py's columns, unpacked by place: the hot path)."""
+    event_id, _txid, case_id, seq, name, data, occurred, recorded, actor, policy_id, version, before, after = row
+    occurred_at = instant_text(occurred)
     return {
         "specversion": "1.0",
-        "id": f"event-{row.id}",
+        "id": f"event-{event_id}",
         "source": SOURCE,
-        "type": TYPE_PREFIX + row.name,
-        "subject": row.case_id,
-        "time": _instant(row.occurred_at),
+        "type": TYPE_PREFIX + name,
+        "subject": case_id,
+        "time": occurred_at,
         "datacontenttype": "application/json",
-        "cursor": position.text(),
+        "cursor": f"{position.key}.0.{event_id}",
         "data": {
-            "case_id": row.case_id,
-            "seq": row.seq,
-            "policy_id": row.policy_id,
-            "policy_version": row.policy_version,
-            "event": row.name,
-            "state_before": row.state_before,
-            "state_after": row.state_after,
-            "occurred_at": _instant(row.occurred_at),
-            "recorded_at": _instant(row.recorded_at),
-            "actor": row.actor,
-            "data": row.data,
+            "case_id": case_id,
+            "seq": seq,
+            "policy_id": policy_id,
+            "policy_version": version,
+            "event": name,
+            "state_before": before,
+            "state_after": after,
+            "occurred_at": occurred_at,
+            "recorded_at": instant_text(recorded),
+            "actor": actor,
+            "data": data,
         },
     }
 

@@ -20,8 +20,8 @@ A cursor is that position as text, ``"key.kind.id"``; ``"0.0.0"`` (or none) is t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from datetime import UTC
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -31,8 +31,9 @@ EVENT, NOTIFICATION = 0, 1
 _CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
 
 
-@dataclass(frozen=True, order=True)
-class Position:
+class Position(NamedTuple):
+    """Ordered as a tuple: key, then kind, then id (a tuple, not a dataclass: one is made per entry)."""
+
     key: int
     kind: int
     id: int
@@ -58,6 +59,8 @@ def parse_cursor(text: str | None) -> Position:
 
 
 _XMIN = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+# The instants are read as the database gives them (SQLite: text; PostgreSQL: naive UTC datetimes) and
+# turned into RFC 3339 text once (``instant_text``): the feed's own cost is its envelopes, not conversions.
 _EVENT_COLUMNS = (
     events.c.id,
     events.c.txid,
@@ -65,8 +68,8 @@ _EVENT_COLUMNS = (
     events.c.seq,
     events.c.name,
     events.c.data,
-    events.c.occurred_at,
-    events.c.recorded_at,
+    sa.type_coerce(events.c.occurred_at, sa.String).label("occurred_at"),
+    sa.type_coerce(events.c.recorded_at, sa.String).label("recorded_at"),
     events.c.actor,
     events.c.policy_id,
     events.c.policy_version,
@@ -76,16 +79,30 @@ _EVENT_COLUMNS = (
 
 
 def _after(key: Any, row_id: Any, kind: int, after: Position) -> Any:
-    """Rows of table ``kind`` positioned after ``after`` (the order is key, then kind, then id)."""
+    """Rows of table ``kind`` positioned after ``after`` (the order is key, then kind, then id), written so
+    that the (key, id) index answers it as a range."""
+    if key is row_id:  # SQLite's events: the key is the id itself
+        return row_id > after.key if after.kind >= kind else row_id >= after.key
     if after.kind < kind:
         return key >= after.key
     if after.kind > kind:
         return key > after.key
-    return sa.or_(key > after.key, sa.and_(key == after.key, row_id > after.id))
+    return sa.tuple_(key, row_id) > sa.tuple_(sa.literal(after.key), sa.literal(after.id))
 
 
 def _postgres(connection: sa.Connection) -> bool:
     return connection.dialect.name == "postgresql"
+
+
+def instant_text(value: Any) -> str:
+    """A stored UTC instant as RFC 3339 text ending in Z: SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` text, or a
+    datetime (naive UTC from PostgreSQL, or aware)."""
+    if isinstance(value, str):
+        fraction = value[19:26]
+        return f"{value[:10]}T{value[11:19]}{'' if fraction in ('', '.000000') else fraction}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
 
 
 def read_rows(connection: sa.Connection, after: Position, limit: int) -> list[tuple[Position, str, Any]]:
@@ -97,9 +114,10 @@ def read_rows(connection: sa.Connection, after: Position, limit: int) -> list[tu
         query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
     else:
         query = query.order_by(events.c.id)
-    rows: list[tuple[Position, str, Any]] = []
-    for row in connection.execute(query.limit(limit)):
-        rows.append((Position(row.txid if postgres else row.id, EVENT, row.id), "event", row))
+    rows: list[tuple[Position, str, Any]] = [
+        (Position(row[1] if postgres else row[0], EVENT, row[0]), "event", row)
+        for row in connection.execute(query.limit(limit))
+    ]
     note_query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
     if postgres:
         note_query = note_query.where(notifications.c.txid < _XMIN)

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_audit",
     "api.cli_feed",
     "api.cli_webhook",
+    "api.cli_work",
 )
 
 EXIT_REFUSED = 1

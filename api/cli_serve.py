@@ -11,17 +11,14 @@ start. A database that cannot be opened ends with one line from ``api.cli``.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from api.background import background_worker
-from api.bootstrap import App, Settings, bootstrap
+from api.bootstrap import Settings, bootstrap
 from api.cli import print_json
+from api.serve_workers import check_workers, run_workers, share_clock, with_timers
 from scheduler.clock import ShiftedClock
-from scheduler.delivery import BackgroundWorker
 from scheduler.timers import DeadlineTimers
 from service.logs import configure_logging
 from workflow.calendar import breach_instant, start_of_local_day
@@ -29,14 +26,17 @@ from workflow.clock import Clock, SystemClock
 from workflow.errors import ComplaintsError
 from workflow.vocabulary import DEADLINE_KINDS, WINDOWS
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 
 def register(subparsers: Any) -> None:
     serve = subparsers.add_parser("serve", help="serve the HTTP API and fire deadlines as they pass")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes on one socket, each firing deadlines too (PostgreSQL only; docs/operators-scaling.md)",
+    )
     serve.add_argument(
         "--clock-start",
         metavar="INSTANT",
@@ -60,13 +60,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     configure_logging(settings.log_level)
+    check_workers(args.workers, settings)
     clock: Clock = ShiftedClock(_instant(args.clock_start, "--clock-start")) if args.clock_start else SystemClock()
+    if args.workers > 1:
+        return _serve_workers(args, settings, clock)
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
     worker = background_worker(app)  # webhooks and due-soon reminders (api/background.py)
     server = uvicorn.Server(
         uvicorn.Config(
-            _with_timers(app, timers, worker), host=args.host, port=args.port, access_log=False, log_level="info"
+            with_timers(app, timers, worker), host=args.host, port=args.port, access_log=False, log_level="info"
         )
     )
     url = f"http://{args.host}:{args.port}"
@@ -84,28 +87,20 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_timers(app: App, timers: DeadlineTimers, worker: BackgroundWorker | None = None) -> FastAPI:
-    """The HTTP app, whose lifespan starts the timers and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
-    from api.http.app import create_app
-
-    api = create_app(app)
-    inner = api.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(asgi: Any) -> AsyncIterator[Any]:
-        async with inner(asgi) as state:
-            timers.start(app.service.fire_due, app.service.upcoming_instants)
-            if worker is not None:
-                worker.start()
-            try:
-                yield state
-            finally:
-                if worker is not None:
-                    await asyncio.to_thread(worker.stop)
-                await asyncio.to_thread(timers.stop)
-
-    api.router.lifespan_context = lifespan
-    return api
+def _serve_workers(args: argparse.Namespace, settings: Settings, clock: Clock) -> int:
+    """``--workers N``: migrate and check the database here once, then let uvicorn's supervisor run N workers."""
+    app = bootstrap(settings, clock=clock)
+    database = app.engine.url.render_as_string(hide_password=True)
+    app.engine.dispose()
+    share_clock(clock)
+    url = f"http://{args.host}:{args.port}"
+    print(
+        f"complaints: serving {url} (OpenAPI at {url}/docs) with {args.workers} workers, each with the deadline "
+        f"timers, on {database}; get a token with: complaints token create --role admin --name me",
+        flush=True,
+    )
+    run_workers(args.host, args.port, args.workers)
+    return 0
 
 
 def _deadlines_list(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """Benchmark: events posted over HTTP by concurrent clients vs the same events through the service in-process.
 
     .venv/bin/python bench/http.py [--clients 8] [--events 4000] [--backend sqlite|postgres|both]
-                                   [--pg-url URL] [--log-level WARNING]
+                                   [--pg-url URL] [--log-level WARNING] [--workers 1,2]
 
 For each backend: opens ``clients x 25`` cases, then
 1. HTTP: ``complaints serve`` as a subprocess on loopback; ``--clients`` threads,
@@ -11,7 +11,9 @@ For each backend: opens ``clients x 25`` cases, then
 2. baseline: the same number of events through ``ComplaintService.apply`` in
    this process, on the same number of threads, in the same run.
 Prints events/s for both, their ratio, and p50/p99 latency. Targets (HTTP, on
-SQLite, 2 cores): >= 500 events/s, p99 < 50 ms.
+SQLite, 2 cores): >= 500 events/s, p99 < 50 ms. ``--workers 1,2`` (PostgreSQL):
+step 1 once per number of ``complaints serve --workers N`` processes, each on
+fresh cases; the server's CPU is the supervisor's and its workers'.
 
 PostgreSQL: ``--pg-url`` (or ``COMPLAINTS_BENCH_PG_URL``) names an empty
 database; without one a throwaway server is started as tests/pg_server.py does.
@@ -41,8 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from api.bootstrap import App, Settings, bootstrap  # noqa: E402
 from api.http.deps import create_token  # noqa: E402
-from api.http.offload import serialized_writes  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
+from storage.write_lock import writing  # noqa: E402
 from tests.e2e.serve_process import start_serve  # noqa: E402
 
 CASES_PER_CLIENT = 25
@@ -89,10 +91,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` of a process and its children (``serve --workers N``: the supervisor and its workers)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += tree_cpu_seconds(int(child))
+    return total
+
+
 def over_http(
-    db_url: str, token: str, owned: list[list[str]], per_client: int, log: Path
+    db_url: str, token: str, owned: list[list[str]], per_client: int, log: Path, workers: int = 1
 ) -> tuple[float, list[float], float]:
-    server = start_serve(db_url, log, extra_env={"COMPLAINTS_LOG_LEVEL": os.environ["COMPLAINTS_LOG_LEVEL"]})
+    env = {"COMPLAINTS_LOG_LEVEL": os.environ["COMPLAINTS_LOG_LEVEL"]}
+    server = start_serve(db_url, log, extra_env=env, extra_args=["--workers", str(workers)] if workers > 1 else [])
     port = int(server.url.rsplit(":", 1)[1])
     # The standard library's client (one keep-alive connection per client): it costs the load generator a
     # fifth of what httpx does, and the load generator shares the machine's two cores with the server.
@@ -113,9 +125,9 @@ def over_http(
     try:
         for client in range(len(owned)):  # warm up: connections open, first-request costs paid
             send(client, 0)
-        cpu_before, client_before = cpu_seconds(server.process.pid), time.process_time()
+        cpu_before, client_before = tree_cpu_seconds(server.process.pid), time.process_time()
         elapsed, latencies = run_clients(len(owned), per_client, send)
-        server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
         print(f"  (client CPU {(time.process_time() - client_before) / len(latencies) * 1000:.2f} ms/request)")
     finally:
         for connection in connections:
@@ -130,12 +142,38 @@ def in_process(app: App, owned: list[list[str]], per_client: int) -> tuple[float
     """The same events through the service, writers queued on the same per-process lock as the HTTP layer's."""
 
     def send(client: int, i: int) -> None:
-        with serialized_writes(app.engine):
+        with writing(app.engine):
             app.service.apply(owned[client][i % CASES_PER_CLIENT], "add_issue", {"description": f"i {i}"}, actor="b")
 
     cpu_before = time.process_time()
     elapsed, latencies = run_clients(len(owned), per_client, send)
     return elapsed, latencies, time.process_time() - cpu_before
+
+
+def measure_workers(db_url: str, clients: int, events: int, folder: Path, workers: list[int]) -> dict[str, float]:
+    """Step 1 once per number of server processes, on fresh cases each time, on one database."""
+    app = bootstrap(Settings(db_url=db_url))
+    token = create_token(app.engine, "bench-workers", "automation", app.clock.now())
+    per_client = events // clients
+    total = per_client * clients
+    figures: dict[str, float] = {}
+    for n in workers:
+        owned = open_cases(app, clients)
+        seconds, latencies, cpu = over_http(db_url, token, owned, per_client, folder / f"serve-w{n}.log", n)
+        rate, p50, p99 = total / seconds, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        figures.update({f"w{n}_events_per_s": rate, f"w{n}_p50_ms": p50, f"w{n}_p99_ms": p99})
+        verdict = "met" if rate >= 500 and p99 < 50 else "MISSED"
+        print(
+            f"  HTTP, serve --workers {n}: {rate:,.0f} events/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+            f"server CPU {cpu / total * 1000:.2f} ms/event; load {os.getloadavg()[0]:.1f}; "
+            f"target >= 500 events/s, p99 < 50 ms: {verdict}"
+        )
+    app.engine.dispose()
+    if len(workers) > 1:
+        first, last = workers[0], workers[-1]
+        ratio = figures[f"w{last}_events_per_s"] / figures[f"w{first}_events_per_s"]
+        print(f"  ratio {last} workers / {first}: {ratio:.2f}")
+    return figures
 
 
 def measure(name: str, db_url: str, clients: int, events: int, folder: Path) -> dict[str, float]:
@@ -185,26 +223,32 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--pg-url", default=os.environ.get("COMPLAINTS_BENCH_PG_URL"))
     parser.add_argument("--log-level", default="WARNING", help="the service's log level, in both runs")
+    parser.add_argument("--workers", help="PostgreSQL: also HTTP with serve --workers N for each N, e.g. 1,2")
     args = parser.parse_args()
     os.environ["COMPLAINTS_LOG_LEVEL"] = args.log_level
     configure_logging(args.log_level)
     print(f"cores: {os.cpu_count()}")
     results = {}
+    workers = [int(n) for n in args.workers.split(",")] if args.workers else []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if args.backend in ("sqlite", "both"):
             results["sqlite"] = measure("sqlite", f"sqlite:///{folder}/bench.db", args.clients, args.events, folder)
         if args.backend in ("postgres", "both"):
-            if args.pg_url:
-                results["postgres"] = measure("postgres", args.pg_url, args.clients, args.events, folder)
-            else:
+            server = None
+            url = args.pg_url
+            if not url:
                 from tests.pg_server import PgServer
 
                 server = PgServer.start()
-                try:
-                    url = server.make_database()
-                    results["postgres"] = measure("postgres", url, args.clients, args.events, folder)
-                finally:
+                url = server.make_database()
+            try:
+                results["postgres"] = measure("postgres", url, args.clients, args.events, folder)
+                if workers:
+                    print(f"postgres: serve --workers {args.workers}, {args.events} events each")
+                    results["postgres_workers"] = measure_workers(url, args.clients, args.events, folder, workers)
+            finally:
+                if server is not None:
                     server.stop()
     print(json.dumps({k: {f: round(v, 2) for f, v in r.items()} for k, r in results.items()}))
 

@@ -173,7 +173,7 @@ def part_backlog(work: Path, catalog: Catalog, count: int, policy_dir: Path) -> 
     rate = fired[0] / elapsed
     print(f"  all {fired[0]:,} fired in {elapsed:.1f} s after start: {rate:,.0f} deadlines/s (open left: {left})")
     print(f"  CPU time of this process meanwhile: {cpu:.1f} s, {fired[0] / cpu:,.0f} deadlines per CPU-second")
-    return {"elapsed": elapsed, "rate": rate, "fired": fired[0]}
+    return {"elapsed": elapsed, "rate": rate, "fired": fired[0], "cpu_rate": fired[0] / cpu}
 
 
 def per_case_baseline(work: Path, catalog: Catalog, policy_dir: Path, sample: int) -> float:
@@ -187,7 +187,7 @@ def per_case_baseline(work: Path, catalog: Catalog, policy_dir: Path, sample: in
     return rate
 
 
-def bare_core_baseline(work: Path, catalog: Catalog, sample: int) -> float:
+def bare_core_baseline(work: Path, catalog: Catalog, sample: int) -> tuple[float, float]:
     """The same rows written with bare Core, 500 cases a transaction: no machine, no JSON snapshot work, no hash."""
     url = f"sqlite:///{work / 'bare.db'}"
     seed(url, catalog, sample, DAYS, "bare")
@@ -203,7 +203,7 @@ def bare_core_baseline(work: Path, catalog: Catalog, sample: int) -> float:
     snap = sa.update(cases).where(cases.c.id == sa.bindparam("c")).values(version=2, snapshot=sa.bindparam("s"))
     ids = sorted(snapshots)
     hashes = {"prev_hash": "0" * 64, "hash": "0" * 64} if "hash" in events.c else {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for at in range(0, len(ids), 500):
         chunk = ids[at : at + 500]
         with engine.begin() as c:
@@ -227,9 +227,9 @@ def bare_core_baseline(work: Path, catalog: Catalog, sample: int) -> float:
             ]
             c.execute(sa.insert(events), rows)
             c.execute(snap, [{"c": i, "s": snapshots[i]} for i in chunk])
-    rate = len(ids) / (time.perf_counter() - start)
+    rate, cpu_rate = len(ids) / (time.perf_counter() - start), len(ids) / (time.process_time() - cpu)
     engine.dispose()
-    return rate
+    return rate, cpu_rate
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -301,12 +301,17 @@ def main() -> int:
             print(f"part 1: {args.backlog:,} deadlines overdue at start")
             backlog = part_backlog(work, catalog, args.backlog, policy_dir)
             one = per_case_baseline(work, catalog, policy_dir, args.sample)
-            bare = bare_core_baseline(work, catalog, args.sample)
+            bare, bare_cpu = bare_core_baseline(work, catalog, args.sample)
             print(f"  baseline, one case a transaction ({args.sample:,}): {one:,.0f} deadlines/s")
-            print(f"  baseline, bare Core writes of the same rows ({args.sample:,}): {bare:,.0f} rows/s")
+            print(
+                f"  baseline, bare Core writes of the same rows ({args.sample:,}): {bare:,.0f} rows/s, "
+                f"{bare_cpu:,.0f} rows per CPU-second"
+            )
             verdict = "met" if backlog["rate"] >= 2000 else "NOT met"
             rate = backlog["rate"]
             print(f"  ratio: {rate / one:.1f}x one case a transaction; {rate / bare:.2f} of bare Core")
+            cpu_ratio = backlog["cpu_rate"] / bare_cpu
+            print(f"  per CPU-second (what a shared machine does not skew): {cpu_ratio:.2f} of bare Core")
             print(f"  target >= 2,000 deadlines/s: {verdict}")
 
             print(f"part 2: {args.pending:,} deadlines passing over {args.seconds:.0f} s ({DAYS} midnights)")

@@ -18,23 +18,26 @@ from workflow.clock import Clock
 
 
 class ShiftedClock:
-    """Reads ``start`` when made, then runs at ``speed`` times real time."""
+    """Reads ``start`` when made (or at ``wall_start``), then runs at ``speed`` times real time.
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+    ``wall_start`` lets several processes (``serve --workers``) read one clock.
+    """
+
+    def __init__(self, start: datetime, speed: float = 1.0, wall_start: datetime | None = None) -> None:
         if start.tzinfo is None:
             raise ValueError("ShiftedClock needs an aware datetime")
         if speed <= 0:
             raise ValueError("ShiftedClock's speed must be positive")
         self.start = start.astimezone(UTC)
         self.speed = speed
-        self._wall_start = datetime.now(UTC)
+        self.wall_start = wall_start if wall_start is not None else datetime.now(UTC)
 
     def now(self) -> datetime:
-        return self.start + (datetime.now(UTC) - self._wall_start) * self.speed
+        return self.start + (datetime.now(UTC) - self.wall_start) * self.speed
 
     def wall_time(self, instant: datetime) -> datetime:
         """The wall-clock instant at which this clock reads ``instant``."""
-        return self._wall_start + (instant - self.start) / self.speed
+        return self.wall_start + (instant - self.start) / self.speed
 
 
 def wall_time(clock: Clock | Any, instant: datetime) -> datetime:

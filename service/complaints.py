@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 from service import firing
 from service.firing import Fired
-from service.logs import get_logger
+from service.logs import get_logger, log_committed
 from service.views import case_view
+from service.work import WorkPage, WorkQuery, work_page
 from storage.queries import CasePage, CaseQuery, find_cases
 from storage.unit_of_work import UnitOfWorkFactory
 from workflow.audit.history import EventRecord, new_case
@@ -29,7 +30,7 @@ from workflow.errors import EventRefused, UnknownEvent, VersionConflict
 from workflow.policy import Policy
 from workflow.vocabulary import CLIENT_EVENTS, DEADLINE_PASSED, EVENTS
 
-SCHEDULER_ACTOR = "scheduler"
+SCHEDULER_ACTOR = firing.SCHEDULER_ACTOR
 DeadlinesChanged = Callable[[list[datetime]], None]
 
 
@@ -86,6 +87,7 @@ class ComplaintService:
             if hook is not None:
                 hook.record(uow.connection, view)
             uow.commit()
+        log_committed(self.log, records, now)
         self._announce(after)
         return view
 
@@ -140,6 +142,7 @@ class ComplaintService:
                 if records:  # the timers that were due stay fired
                     uow.cases.save(before, case, records, now)
                     uow.commit()
+                    log_committed(self.log, records, now)
                 raise
             case = self._fire_case(case, policy, now, records)
             uow.cases.save(before, case, records, now)
@@ -147,6 +150,7 @@ class ComplaintService:
             if hook is not None:
                 hook.record(uow.connection, view)
             uow.commit()
+        log_committed(self.log, records, now)
         self._announce(case)
         return view
 
@@ -184,6 +188,11 @@ class ComplaintService:
         """One page of the cases matching ``query`` (storage/queries.py), read from the snapshot columns."""
         with self.uow(write=False) as uow:
             return find_cases(uow.connection, query, limit, offset)
+
+    def work(self, query: WorkQuery) -> WorkPage:
+        """The work list: owed obligations in due order, working days left as of the clock (service/work.py)."""
+        with self.uow(write=False) as uow:
+            return work_page(uow.connection, self.catalog, query, self.clock.now())
 
     def load(self, case_id: str) -> Case:
         with self.uow(write=False) as uow:
@@ -246,11 +255,10 @@ class ComplaintService:
         now: datetime,
         records: list[EventRecord],
         until: datetime | None = None,
-        quiet: bool = False,
     ) -> Case:
         """Fold ``deadline_passed`` for each deadline due by ``until`` (default ``now``), each stamped with its instant.
 
-        ``quiet``: the batch firing (service/firing.py) logs after its commit instead.
+        Nothing is logged here: the caller logs the records once they are committed (``log_committed``).
         """
         while due := due_deadlines(case, until or now):
             deadline = due[0]
@@ -258,20 +266,6 @@ class ComplaintService:
             after = apply(case, policy, DEADLINE_PASSED, data, deadline.breach_at, now, from_client=False)
             record = self._record(case, after, DEADLINE_PASSED, data, deadline.breach_at, now, SCHEDULER_ACTOR)
             records.append(replace(record, meta={"deadline_number": deadline.number}))
-            if quiet:
-                case = after
-                continue
-            self.log.info(
-                "deadline_fired",
-                case_id=case.id,
-                kind=deadline.kind,
-                due=deadline.due.isoformat(),
-                breach_at=deadline.breach_at.isoformat(),
-                lateness_s=round((now - deadline.breach_at).total_seconds(), 3),
-                breach=not deadline.is_window,
-                state_before=case.state,
-                state_after=after.state,
-            )
             case = after
         return case
 
@@ -285,16 +279,6 @@ class ComplaintService:
         now: datetime,
         actor: str,
     ) -> EventRecord:
-        if event != DEADLINE_PASSED:
-            self.log.info(
-                "event_applied",
-                case_id=after.id,
-                event_name=event,
-                state_before=before.state,
-                state_after=after.state,
-                reasons=[],
-                actor=actor,
-            )
         return EventRecord(
             case_id=after.id,
             seq=after.version,

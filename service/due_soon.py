@@ -20,6 +20,7 @@ from service.feed import DUE_SOON
 from service.logs import get_logger
 from storage.feed_queries import insert_notification
 from storage.tables import cases, deadlines, notifications
+from storage.write_lock import write_transaction
 from workflow.calendar import local_date
 from workflow.case import OPEN, Case
 from workflow.catalog import Catalog
@@ -72,7 +73,7 @@ class DueSoon:
         """Write the reminders whose instant has come (once each); how many were new."""
         lead_max = max([p.due_soon_working_days for p in self.catalog.all()] + [1])
         written = 0
-        with self.engine.connect() as connection, connection.begin():
+        with write_transaction(self.engine) as connection:  # SQLite: the process's writer lock first
             params = {"c_now": now, "c_due_by": latest_due_to_remind(local_date(now), lead_max)}
             for row in connection.execute(_CANDIDATES, params).all():
                 try:

@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from service.logs import log_committed
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.audit.history import EventRecord
 from workflow.case import Case
 from workflow.catalog import Catalog
 from workflow.clock import Clock
+from workflow.engine import advance, due_deadlines, passing_data
 from workflow.errors import VersionConflict
 from workflow.policy import Policy
-from workflow.vocabulary import DEADLINE_PASSED, WINDOWS
+from workflow.vocabulary import DEADLINE_PASSED
 
 
 @dataclass(frozen=True)
@@ -47,18 +49,10 @@ class FiringHost(Protocol):
     clock: Clock
     log: Any
 
-    def _fire_case(
-        self,
-        case: Case,
-        policy: Policy,
-        now: datetime,
-        records: list[EventRecord],
-        until: datetime | None = None,
-        quiet: bool = False,
-    ) -> Case: ...
-
     def _announce(self, case: Case) -> None: ...
 
+
+SCHEDULER_ACTOR = "scheduler"  # the actor recorded on every deadline_passed
 ID_PAGE = 20_000  # case ids read per query at one instant; fired in batches of ``batch``
 Change = tuple[Case, Case, list[EventRecord]]
 
@@ -145,7 +139,7 @@ def _fire_snapshot(
         before = Case.from_dict(snapshot)
         policy = service.catalog.get(before.policy_id, before.policy_version)
         records: list[EventRecord] = []
-        after = service._fire_case(before, policy, stamp, records, until=until, quiet=True)
+        after = _fold(before, policy, stamp, until, records)
     except Exception as err:  # one unreadable case (policy file gone, bad snapshot) must not stop the others
         reason = getattr(err, "code", type(err).__name__)
         service.log.error("deadline_skipped", case_id=case_id, reason=reason, error=str(err))
@@ -153,27 +147,43 @@ def _fire_snapshot(
     return (before, after, records) if records else None
 
 
+def _fold(before: Case, policy: Policy, stamp: datetime, until: datetime, records: list[EventRecord]) -> Case:
+    """``deadline_passed`` for each deadline of the case due by ``until``, on one copy of the case.
+
+    What ``ComplaintService._fire_case`` does, but folded in place with ``engine.advance`` (the replay's
+    path): one copy a case instead of one an event, and the state moved along the edge the machine's
+    decision chose instead of running ``transitions`` again (tests/unit/test_machine_properties.py holds
+    the two equal at every step). A batch of 500 cases spends most of its CPU here.
+    """
+    case = before.clone()
+    while due := due_deadlines(case, until):
+        deadline = due[0]
+        data = passing_data(deadline)
+        state = case.state
+        advance(case, policy, DEADLINE_PASSED, data, deadline.breach_at, stamp, from_client=False)
+        records.append(
+            EventRecord(
+                case_id=case.id,
+                seq=case.version,
+                name=DEADLINE_PASSED,
+                data=data,
+                occurred_at=deadline.breach_at,
+                recorded_at=stamp,
+                actor=SCHEDULER_ACTOR,
+                state_before=state,
+                state_after=case.state,
+                meta={"deadline_number": deadline.number},
+            )
+        )
+    return case
+
+
 def _report(service: FiringHost, changes: list[Change], stamp: datetime) -> list[Fired]:
     """After commit: one log line per deadline fired, and the timers told of the deadlines that opened."""
     fired: list[Fired] = []
-    for before, after, records in changes:
-        state = before.state
-        for record in records:
-            if record.name != DEADLINE_PASSED:
-                continue
-            breach_at = record.occurred_at
-            service.log.info(
-                "deadline_fired",
-                case_id=after.id,
-                kind=record.data["deadline"],
-                due=record.data["due"],
-                breach_at=breach_at.isoformat(),
-                lateness_s=round((stamp - breach_at).total_seconds(), 3),
-                breach=record.data["deadline"] not in WINDOWS,
-                state_before=state,
-                state_after=record.state_after,
-            )
-            state = record.state_after
-            fired.append(Fired(after.id, record.data["deadline"], record.data["due"], breach_at))
+    for _before, after, records in changes:
+        log_committed(service.log, records, stamp)
+        passed = [r for r in records if r.name == DEADLINE_PASSED]
+        fired += [Fired(after.id, r.data["deadline"], r.data["due"], r.occurred_at) for r in passed]
         service._announce(after)
     return fired

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.complaints import ComplaintService
-from workflow.errors import ComplaintsError, EventRefused
+from workflow.errors import ComplaintsError, EventRefused, UnknownPolicy
 
 ServiceFactory = Callable[[str, datetime], tuple[ComplaintService, Callable[[datetime], None]]]
 
@@ -133,6 +133,10 @@ def run_scenario(path: Path, make_service: ServiceFactory) -> Outcome:
     name = raw["name"]
     policy = raw["policy"] + (f"@{raw['policy_version']}" if "policy_version" in raw else "")
     service, set_clock = make_service(name, raw["step"][0]["at"])
+    try:  # a file under a policy that does not exist is malformed whatever its steps (none may open a case)
+        service.catalog.resolve(policy)
+    except UnknownPolicy as err:
+        return Outcome(str(path), name, False, f"malformed {path}: {err.detail}")
     case_id = "scenario"
     opened = False
     outcome = Outcome(str(path), name, True)

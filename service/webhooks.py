@@ -35,6 +35,7 @@ from service.logs import get_logger
 from service.signing import HEADER, sign
 from storage import outbox
 from storage.feed_queries import head, parse_cursor, read_rows
+from storage.write_lock import write_transaction
 from workflow.clock import Clock
 from workflow.errors import ComplaintsError, EventRefused
 
@@ -90,6 +91,12 @@ def check_url(url: str) -> str:
     return url
 
 
+def _known_id(delivery_id: int) -> None:
+    """An id no database column holds (below 1, past 64 bits) is simply not a delivery: not_found, not a crash."""
+    if not 1 <= delivery_id < 2**63:
+        raise ComplaintsError(f"no webhook delivery {delivery_id}", code="not_found")
+
+
 class Webhooks:
     def __init__(self, engine: Engine, clock: Clock, settings: DeliverySettings | None = None) -> None:
         self.engine = engine
@@ -112,7 +119,7 @@ class Webhooks:
         secret = "whsec_" + secrets.token_urlsafe(32)
         row = {"id": "wh_" + uuid.uuid4().hex[:20], "url": url, "types": wanted, "secret": secret,
                "created_at": self.clock.now()}  # fmt: skip
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             row["cursor"] = (start or head(connection)).text()
             outbox.add_subscription(connection, row)
         return {**row, "status": outbox.ACTIVE}
@@ -122,17 +129,20 @@ class Webhooks:
             return outbox.list_subscriptions(connection)
 
     def remove(self, subscription_id: str) -> None:
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             if not outbox.remove_subscription(connection, subscription_id):
                 raise ComplaintsError(f"no webhook subscription {subscription_id!r}", code="not_found")
 
     def deliveries(self, subscription_id: str, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        if not 1 <= limit <= 1000:
+            raise EventRefused(["invalid_data"], {"limit": f"must be between 1 and 1000, got {limit}"})
         with self.engine.connect().execution_options(complaints_write=False) as connection:
             if not any(s["id"] == subscription_id for s in outbox.list_subscriptions(connection)):
                 raise ComplaintsError(f"no webhook subscription {subscription_id!r}", code="not_found")
             return outbox.deliveries(connection, subscription_id, limit, status)
 
     def delivery(self, delivery_id: int) -> dict[str, Any]:
+        _known_id(delivery_id)
         with self.engine.connect().execution_options(complaints_write=False) as connection:
             found = outbox.delivery(connection, delivery_id)
         if found is None:
@@ -140,7 +150,8 @@ class Webhooks:
         return found
 
     def redeliver(self, delivery_id: int) -> dict[str, Any]:
-        with self.engine.begin() as connection:
+        _known_id(delivery_id)
+        with write_transaction(self.engine) as connection:
             if not outbox.redeliver(connection, delivery_id, self.clock.now()):
                 raise ComplaintsError(f"no webhook delivery {delivery_id} (or it is being sent now)", code="not_found")
         return self.delivery(delivery_id)
@@ -150,7 +161,7 @@ class Webhooks:
     def fan_out(self, page: int = 1000) -> int:
         """Copy new feed entries into each subscription's deliveries; how many were queued."""
         queued = 0
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             subscriptions = outbox.subscriptions_to_fan_out(connection)
             now = self.clock.now()
             for sub in subscriptions:
@@ -173,7 +184,7 @@ class Webhooks:
         """Claim what is due, send it (concurrently), record what each got; how many were attempted."""
         s = self.settings
         now = self.clock.now()
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             claimed = outbox.claim(connection, now, now + timedelta(seconds=s.lease_seconds), s.batch)
         if not claimed:
             return 0
@@ -189,7 +200,7 @@ class Webhooks:
                 self.log.warning("webhook_failed", delivery_id=o.claimed.id, subscription_id=o.claimed.subscription_id,
                                  attempt=o.claimed.attempt, status_code=o.status_code, error=o.error,
                                  gave_up=give_up)  # fmt: skip
-        with self.engine.begin() as connection:
+        with write_transaction(self.engine) as connection:
             outbox.record(connection, outcomes, done, retry_at)
         return len(outcomes)
 

@@ -9,7 +9,7 @@ command's own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,14 +40,26 @@ def link(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         prev = row["hash"] = event_hash(**{name: row[name] for name in HASHED_FIELDS})
 
 
-def link_many(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+def link_many(
+    connection: sa.Connection, rows: Sequence[dict[str, Any]], known: Mapping[tuple[str, int], str] | None = None
+) -> None:
     """``link`` for the rows of many cases at once (each case's rows in ``seq`` order): one read for the batch.
 
     The timers write a whole batch of fired cases in one transaction (``CaseRepository.save_fired``).
+    ``known``: hashes already read, by (case id, seq); only the previous events not in it are read.
     """
+    known = known or {}
     firsts = {row["case_id"]: row["seq"] for row in reversed(rows)}
-    wanted = [(case_id, seq - 1) for case_id, seq in firsts.items() if seq > 1]
     found: dict[str, str] = {}
+    wanted = []
+    for case_id, seq in firsts.items():
+        if seq <= 1:
+            continue
+        head = known.get((case_id, seq - 1))
+        if head is not None:
+            found[case_id] = head
+        else:
+            wanted.append((case_id, seq - 1))
     for start in range(0, len(wanted), 500):
         found.update(connection.execute(_PREVIOUS_MANY, {"b_pairs": wanted[start : start + 500]}).all())
     prev: dict[str, str] = {}

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.tables import idempotency_keys
+from storage.write_lock import write_transaction
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def insert(connection: sa.Connection, key: str, request_hash: str, status_code: 
 
 def store(engine: sa.Engine, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> None:
     """Store an answer that wrote nothing (a refusal) in its own transaction; a concurrent first answer wins."""
-    with engine.connect().execution_options(complaints_write=True) as connection, connection.begin():
+    with write_transaction(engine) as connection:
         insert(connection, key, request_hash, status_code, body, now)
 
 

@@ -105,6 +105,7 @@ class CaseRepository:
     def __init__(self, connection: sa.Connection, lock_rows: bool) -> None:
         self.connection = connection
         self.lock_rows = lock_rows  # SELECT ... FOR UPDATE (PostgreSQL); SQLite locks the file instead
+        self._heads: dict[tuple[str, int], str] = {}  # (case id, seq) -> hash, read with the firing snapshots
 
     def get(self, case_id: str, for_update: bool = False) -> Case:
         query = _GET_FOR_UPDATE if for_update and self.lock_rows else _GET
@@ -187,9 +188,18 @@ class CaseRepository:
         return list(self.connection.execute(_UPCOMING, {"c_after": after, "c_limit": limit}).scalars())
 
     def snapshots_for_firing(self, case_ids: Sequence[str]) -> dict[str, Any]:
-        """Snapshots of the cases, locked; on PostgreSQL those another instance holds are left out (SKIP LOCKED)."""
+        """Snapshots of the cases, locked; on PostgreSQL those another instance holds are left out (SKIP LOCKED).
+
+        The same query reads the hash of each case's last event (seq = version), which ``save_fired`` chains
+        the new events to: no second read of the events table for the batch.
+        """
         query = _FIRING_LOCKED if self.lock_rows else _FIRING
-        return {row.id: row.snapshot for row in self.connection.execute(query, {"c_ids": list(case_ids)})}
+        snapshots: dict[str, Any] = {}
+        for row in self.connection.execute(query, {"c_ids": list(case_ids)}):
+            snapshots[row.id] = row.snapshot
+            if row.head is not None:
+                self._heads[(row.id, row.version)] = row.head
+        return snapshots
 
     def existing_ids(self, case_ids: Sequence[str]) -> set[str]:
         return set(self.connection.execute(_EXISTING, {"c_ids": list(case_ids)}).scalars())
@@ -224,7 +234,7 @@ class CaseRepository:
         if self.connection.execute(_SAVE, rows).rowcount != len(rows):
             raise VersionConflict("a case of this batch changed while its deadlines fired")
         event_rows = [row for _, after, records in changes for row in _event_rows(after, records)]
-        link_many(self.connection, event_rows)  # the hash chain, one read for the batch (storage/hashing.py)
+        link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
         self.connection.execute(sa.insert(events), event_rows)
         if new:
             self.connection.execute(sa.insert(deadlines), new)
@@ -256,8 +266,17 @@ _UPCOMING = (
     .order_by(deadlines.c.breach_at)
     .limit(sa.bindparam("c_limit"))
 )
-_FIRING = sa.select(cases.c.id, cases.c.snapshot).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
-_FIRING_LOCKED = _FIRING.with_for_update(skip_locked=True)
+_HEAD = (  # the hash of the case's last event: its seq is the case's version
+    sa.select(events.c.hash)
+    .where(events.c.case_id == cases.c.id, events.c.seq == cases.c.version)
+    .correlate(cases)
+    .scalar_subquery()
+    .label("head")
+)
+_FIRING = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(
+    cases.c.id.in_(sa.bindparam("c_ids", expanding=True))
+)
+_FIRING_LOCKED = _FIRING.with_for_update(of=cases, skip_locked=True)
 _EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
 _CLAIM = (
     sa.update(deadlines)

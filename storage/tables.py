@@ -53,6 +53,7 @@ cases = sa.Table(
     # the reports' indexes (migration 0003)
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
+    sa.Index("ix_cases_work", "id", "state", "policy_id", "policy_version"),  # the work list (migration 0004)
 )
 
 events = sa.Table(
@@ -73,7 +74,7 @@ events = sa.Table(
     # tamper evidence: SHA-256 chain over the canonical content (workflow/audit/canonical.py; migration 0002)
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    # the feed (storage/feed_queries.py; migration 0004): on PostgreSQL the writing transaction's id, filled by
+    # the feed (storage/feed_queries.py; migration 0005): on PostgreSQL the writing transaction's id, filled by
     # the server's default pg_current_xact_id(); NULL on SQLite, whose single writer commits in id order
     sa.Column("txid", sa.BigInteger, server_default=sa.FetchedValue()),
     sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
@@ -88,7 +89,7 @@ events = sa.Table(
         "ix_events_case_history",
         *("case_id", "seq", "occurred_at", "state_before", "state_after", "name", "policy_id", "policy_version"),
     ),
-    sa.Index("ix_events_feed", "txid", "id", sqlite_where=sa.text("txid IS NOT NULL")),  # migration 0004
+    sa.Index("ix_events_feed", "txid", "id", sqlite_where=sa.text("txid IS NOT NULL")),  # migration 0005
 )
 
 deadlines = sa.Table(
@@ -106,6 +107,8 @@ deadlines = sa.Table(
     sa.Index("ix_deadlines_status_breach", "status", "breach_at"),
     sa.Index("ix_deadlines_kind", "kind"),
     sa.Index("ix_deadlines_report", "status", "kind", "case_id", "breach_at"),  # migration 0003
+    # the work list (migration 0004): open and breached obligations without reading a row
+    sa.Index("ix_deadlines_work", "status", "kind", "case_id", "number", "closed_seq", "due", "breach_at"),
 )
 
 idempotency_keys = sa.Table(
@@ -130,7 +133,7 @@ api_tokens = sa.Table(
 )
 
 
-# -- back-office integration (migration 0004): due-soon notifications, webhook subscriptions and deliveries --
+# -- back-office integration (migration 0005): due-soon notifications, webhook subscriptions and deliveries --
 
 notifications = sa.Table(
     "notifications",

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from storage.database import is_postgres
 from storage.repository import CaseRepository
+from storage.write_lock import writer_lock
 from workflow.errors import VersionConflict
 
 
@@ -24,8 +25,16 @@ class UnitOfWork:
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
-        self.connection = self.engine.connect().execution_options(complaints_write=self.write)
-        self.transaction = self.connection.begin()
+        # SQLite: a writer queues on the process's writer lock before BEGIN IMMEDIATE (storage/write_lock.py)
+        self._lock = writer_lock(self.engine) if self.write else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self.connection = self.engine.connect().execution_options(complaints_write=self.write)
+            self.transaction = self.connection.begin()
+        except BaseException:
+            self._release()
+            raise
         self.cases = CaseRepository(self.connection, lock_rows=is_postgres(self.engine))
         return self
 
@@ -43,9 +52,17 @@ class UnitOfWork:
             if not self._committed and self.transaction.is_active:
                 self.transaction.rollback()
         finally:
-            self.connection.close()
+            try:
+                self.connection.close()
+            finally:
+                self._release()
         if isinstance(exc, sa.exc.IntegrityError):
             raise VersionConflict(f"a concurrent write won: {exc.orig}") from None
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 class UnitOfWorkFactory:

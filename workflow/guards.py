@@ -63,7 +63,8 @@ def _same(a: str | None, b: str | None) -> bool:
 
 
 def _passed(deadline: Deadline | None, at: datetime) -> bool:
-    return deadline is not None and (deadline.status == "passed" or at >= deadline.breach_at)
+    """Has passed, as DOMAIN.md says: the event's instant against the passing instant, whatever the status."""
+    return deadline is not None and at >= deadline.breach_at
 
 
 # --- acknowledge -------------------------------------------------------------

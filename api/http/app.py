@@ -33,6 +33,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_audit",
     "api.http.routes_feed",
     "api.http.routes_webhooks",
+    "api.http.routes_work",
 )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from api.bootstrap import App
 from storage.tables import api_tokens
+from storage.write_lock import write_transaction
 
 ROLES = ("automation", "analyst", "auditor", "admin")
 # A token's name is the actor recorded on every event it fires: short, printable, no leading blank.
@@ -52,7 +53,7 @@ def create_token(engine: Engine, name: str, role: str, now: datetime) -> str:
     if not re.fullmatch(TOKEN_NAME, name):
         raise ValueError(f"bad token name {name!r}: letters, digits, space and ._@:- (at most 128, no leading blank)")
     token = "cw_" + secrets.token_urlsafe(32)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(
             sa.insert(api_tokens).values(name=name, role=role, token_hash=hash_token(token), created_at=now)
         )
@@ -72,7 +73,7 @@ def list_tokens(engine: Engine) -> list[dict[str, object]]:
 
 def revoke_token(engine: Engine, token_id: int) -> bool:
     """Revoke one token by id; False when there is no such token."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         result = connection.execute(sa.update(api_tokens).where(api_tokens.c.id == token_id).values(revoked=True))
     return result.rowcount == 1
 

@@ -22,11 +22,13 @@ from api.bootstrap import App
 from api.http.deps import Caller
 from api.http.errors import domain_error, error_body
 from api.http.offload import write
+from service.logs import get_logger
 from storage import idempotency
 from storage.idempotency import IdempotencyGuard, KeyTaken, StoredResponse
 from workflow.errors import EventRefused
 
 HEADER = "Idempotency-Key"
+log = get_logger("complaints.http")
 REPLAYED = "Idempotent-Replayed"
 
 Command = Callable[[IdempotencyGuard | None], dict[str, Any]]
@@ -43,7 +45,7 @@ def request_fingerprint(method: str, path: str, body: Any, if_match: str | None 
     return idempotency.fingerprint(method.upper(), path, canonical, if_match or "")
 
 
-def _replay(stored: StoredResponse, request_hash: str, headers: Headers) -> JSONResponse:
+def _replay(stored: StoredResponse, key: str, request_hash: str, headers: Headers) -> JSONResponse:
     if stored.request_hash != request_hash:
         body = error_body(
             "idempotency_key_reused",
@@ -53,6 +55,8 @@ def _replay(stored: StoredResponse, request_hash: str, headers: Headers) -> JSON
         )
         return JSONResponse(body, status_code=422)
     extra = headers(stored.body) if stored.status_code < 300 else {}
+    case_id = stored.body.get("id") if isinstance(stored.body, dict) else None
+    log.info("idempotent_replay", key=key, status=stored.status_code, case_id=case_id)
     return JSONResponse(stored.body, status_code=stored.status_code, headers={**extra, REPLAYED: "true"})
 
 
@@ -74,12 +78,12 @@ async def run_once(
     try:
         view = await write(app, lambda: command(guard))
     except KeyTaken as taken:  # a concurrent request with this key wrote first
-        return _replay(taken.stored, request_hash, headers)
+        return _replay(taken.stored, scoped, request_hash, headers)
     except EventRefused as refusal:
         status, body = domain_error(refusal)
         now = app.clock.now()
         first = await write(app, lambda: _store_refusal(app, scoped, request_hash, status, body, now))
         if first is None or (first.request_hash == request_hash and first.body == body):
             raise
-        return _replay(first, request_hash, headers)  # another request's answer got there first
+        return _replay(first, scoped, request_hash, headers)  # another request's answer got there first
     return JSONResponse(view, status_code=status_code, headers=headers(view))

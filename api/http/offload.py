@@ -7,41 +7,31 @@ on the event loop: handing it to a worker thread costs more than the work
 can use). On PostgreSQL each statement is a network round trip, so the work
 goes to the thread pool and the loop keeps serving.
 
-Writers on SQLite also queue on a per-process lock: a writer that finds the
-file locked polls it with growing sleeps (up to 100 ms each), which would be
-most of a busy server's tail latency.
+Writers on SQLite queue on the process's writer lock, which every SQLite
+writer of the process takes (storage/write_lock.py: HTTP, the deadline
+timers, a CLI command run in the same process). A request that finds it free
+runs inline, holding it; one that finds it held (a timers batch is running)
+waits for it on the thread pool, so the event loop, and every read, goes on
+meanwhile. Without the queue a writer that finds the file locked polls it
+with growing sleeps (up to 100 ms each), most of a busy server's tail.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import Engine
 
 from api.bootstrap import App
+from storage.write_lock import try_acquire, writing
 
 T = TypeVar("T")
-
-_write_locks: dict[int, threading.Lock] = {}
 
 
 def inline(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
-
-
-@contextmanager
-def serialized_writes(engine: Engine) -> Iterator[None]:
-    """On SQLite, one writing command at a time per process; PostgreSQL locks rows, so nothing here."""
-    if not inline(engine):
-        yield
-        return
-    lock = _write_locks.setdefault(id(engine), threading.Lock())
-    with lock:
-        yield
 
 
 async def off_loop(app: App, work: Callable[[], T]) -> T:
@@ -52,10 +42,18 @@ async def off_loop(app: App, work: Callable[[], T]) -> T:
 
 
 async def write(app: App, work: Callable[[], T]) -> T:
-    """A writing command, queued behind the process's other writers on SQLite."""
+    """A writing command: on SQLite inline when the writer lock is free, else queued for it off the loop."""
+    held = try_acquire(app.engine)
+    if held is None:  # PostgreSQL
+        return await run_in_threadpool(work)
+    if held is not False:
+        try:
+            return work()
+        finally:
+            held.release()
 
-    def locked() -> T:
-        with serialized_writes(app.engine):
+    def queued() -> T:
+        with writing(app.engine):
             return work()
 
-    return await off_loop(app, locked)
+    return await run_in_threadpool(queued)

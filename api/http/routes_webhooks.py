@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from api.bootstrap import App
@@ -18,6 +18,7 @@ from service.webhooks import Webhooks
 
 router = APIRouter(tags=["webhooks"])
 ADMIN = require("admin")
+DELIVERY_ID = Path(..., ge=1, le=2**63 - 1, description="a delivery's id (the delivery log's \"id\")")
 
 
 class WebhookIn(BaseModel):
@@ -62,15 +63,21 @@ async def deliveries(
     return await off_loop(app, lambda: _hooks(app).deliveries(subscription_id, limit, status))
 
 
-@router.get("/webhooks/deliveries/{delivery_id}", responses=documented(401, 403, 404), summary="One delivery's log")
-async def delivery(delivery_id: int, _who: Caller = Depends(ADMIN), app: App = Depends(get_app)) -> dict[str, Any]:
+@router.get(
+    "/webhooks/deliveries/{delivery_id}", responses=documented(401, 403, 404, 422), summary="One delivery's log"
+)
+async def delivery(
+    delivery_id: int = DELIVERY_ID, _who: Caller = Depends(ADMIN), app: App = Depends(get_app)
+) -> dict[str, Any]:
     return await off_loop(app, lambda: _hooks(app).delivery(delivery_id))
 
 
 @router.post(
     "/webhooks/deliveries/{delivery_id}/redeliver",
-    responses=documented(401, 403, 404),
+    responses=documented(401, 403, 404, 422),
     summary="Send a delivery again now, with a fresh round of retries (admin)",
 )
-async def redeliver(delivery_id: int, _who: Caller = Depends(ADMIN), app: App = Depends(get_app)) -> dict[str, Any]:
+async def redeliver(
+    delivery_id: int = DELIVERY_ID, _who: Caller = Depends(ADMIN), app: App = Depends(get_app)
+) -> dict[str, Any]:
     return await write(app, lambda: _hooks(app).redeliver(delivery_id))

@@ -26,6 +26,13 @@ def check_instant(value: datetime | None) -> datetime | None:
     return value
 
 
+def instant_text(value: Any) -> Any:
+    """An instant is ISO 8601 text: pydantic would read a number as Unix time (-1 is 1969), never wanted here."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError(f"must be an ISO 8601 instant with a UTC offset (a string), not {type(value).__name__}")
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -37,6 +44,7 @@ class OpenCase(Strict):
     data: dict[str, Any] = Field(default_factory=dict, description="the receive event's data (DOMAIN.md, Events)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened, with a UTC offset (default now)")
 
+    _text = field_validator("occurred_at", mode="before")(instant_text)
     _instant = field_validator("occurred_at")(check_instant)
 
 
@@ -47,6 +55,7 @@ class PostEvent(Strict):
     data: dict[str, Any] = Field(default_factory=dict, description="the event's data (DOMAIN.md, Events)")
     occurred_at: AwareDatetime | None = Field(None, description="when it happened, with a UTC offset (default now)")
 
+    _text = field_validator("occurred_at", mode="before")(instant_text)
     _instant = field_validator("occurred_at")(check_instant)
 
 

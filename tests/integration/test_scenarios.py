@@ -152,9 +152,27 @@ def test_an_unexpected_refusal_and_an_unknown_policy_are_failures(tmp_path: Path
     result = complaints("scenario", "run", str(tmp_path))
     lines = result.stdout.strip().splitlines()
     assert "step 1: the event was refused: ['invalid_data']" in lines[0]
-    assert "step 1: unknown_policy" in lines[1]
+    assert lines[1].startswith(f"FAIL livin: a complaint is received: malformed {tmp_path / 'b.toml'}: ")
+    assert "nobody" in lines[1]
     assert lines[-1] == "0 passed, 2 failed"
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_policy_or_version_is_malformed_whatever_the_steps(tmp_path: Path) -> None:
+    clock_only = '[[step]]\nat = "2027-06-01T09:00:00Z"\n'
+    (tmp_path / "a_policy.toml").write_text(f'name = "a"\npolicy = "nobody"\n{clock_only}', encoding="utf-8")
+    (tmp_path / "b_version.toml").write_text(
+        f'name = "b"\npolicy = "livin"\npolicy_version = 99\n{clock_only}', encoding="utf-8"
+    )
+    no_receive = clock_only + 'event = "withdraw"\n'
+    (tmp_path / "c_event.toml").write_text(f'name = "c"\npolicy = "nobody"\n{no_receive}', encoding="utf-8")
+    result = complaints("scenario", "run", str(tmp_path))
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith(f"FAIL a: malformed {tmp_path / 'a_policy.toml'}: ") and "nobody" in lines[0]
+    assert lines[1].startswith(f"FAIL b: malformed {tmp_path / 'b_version.toml'}: ") and "99" in lines[1]
+    assert lines[2].startswith(f"FAIL c: malformed {tmp_path / 'c_event.toml'}: ")
+    assert lines[-1] == "0 passed, 3 failed"
+    assert result.returncode == 1
 
 
 def test_json_output_is_one_object_per_scenario_then_the_totals(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from storage.tables import webhook_subscriptions
 from tests.integration.test_timers_support import POLICY, RECEIVE, write_policy
 from tests.webhook_receiver import Receiver
 from workflow.clock import ManualClock
-from workflow.errors import EventRefused
+from workflow.errors import ComplaintsError, EventRefused
 
 T0 = datetime(2027, 2, 8, 10, tzinfo=UTC)
 FAST = DeliverySettings(retry_base_seconds=0.01, retry_cap_seconds=0.05, max_attempts=3, timeout_seconds=2)
@@ -140,3 +140,16 @@ def test_bad_subscriptions_are_422_naming_the_field_and_write_nothing(app: App) 
     assert client.delete(f"/webhooks/{made.json()['id']}", headers=auth).status_code == 404
     assert client.post("/webhooks/deliveries/999/redeliver", headers=auth).status_code == 404
     assert HEADER == "Complaints-Signature"
+
+
+def test_a_delivery_id_no_column_holds_is_not_found_never_a_crash(app: App) -> None:
+    hooks = Webhooks(app.engine, app.clock, FAST)
+    for delivery_id in (0, -5, 2**63, 10**30):
+        for call in (hooks.delivery, hooks.redeliver):
+            with pytest.raises(ComplaintsError) as refused:
+                call(delivery_id)
+            assert refused.value.code == "not_found"
+    client = TestClient(create_app(app))
+    auth = {"Authorization": f"Bearer {create_token(app.engine, 'boss', 'admin', T0)}"}
+    assert client.get(f"/webhooks/deliveries/{2**63}", headers=auth).status_code == 422
+    assert client.post(f"/webhooks/deliveries/{10**30}/redeliver", headers=auth).status_code == 422

@@ -52,6 +52,7 @@ class BackgroundWorker:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="complaints-delivery", daemon=True)
         self._thread.start()
+        self.log.info("delivery_started", poll_seconds=self.poll_seconds, sweep_seconds=self.sweep_seconds)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

@@ -77,6 +77,40 @@ def test_kill_9_mid_delivery_then_restart_delivers_every_event_in_order_per_case
         app.engine.dispose()
 
 
+def test_two_serve_workers_deliver_every_event_once_in_order_per_case(
+    fresh_postgres_url: str, tmp_path: Path, served: list[Served]
+) -> None:
+    """``serve --workers 2``: both workers run delivery; the claims (SKIP LOCKED) send each row once."""
+    folder = slow_acknowledgement_policy(tmp_path / "policies")
+    app = bootstrap(Settings(db_url=fresh_postgres_url, extra_policy_dir=str(folder)), clock=SystemClock())
+    receiver = Receiver(delay=0.01)
+    try:
+        receiver.secret = Webhooks(app.engine, app.clock).add(receiver.url)["secret"]
+        opened = [app.service.open_case(POLICY, RECEIVE)["id"] for _ in range(40)]
+        for case_id in opened:
+            app.service.apply(case_id, "acknowledge", ACK)
+        env = {"COMPLAINTS_POLICY_DIR": str(folder)}
+        process = start_serve(fresh_postgres_url, tmp_path / "serve.log", extra_env=env, extra_args=["--workers", "2"])
+        served.append(process)
+        with app.engine.connect() as connection:
+            expected = {f"event-{i}" for i in connection.execute(sa.select(events.c.id)).scalars()}
+        assert len(expected) == 80
+        wait_for(lambda: {a.entry["id"] for a in receiver.delivered()} >= expected, 60, "every event delivered")
+        time.sleep(1.5)  # a second sending of anything (an event or a due-soon reminder) would arrive now
+        arrivals = list(receiver.arrivals)
+        sent = [a.entry["id"] for a in arrivals]
+        assert len(sent) == len(set(sent)), "an entry was sent twice"
+        assert all(a.signed for a in arrivals)
+        for case_id in opened:
+            case_events = [a.entry for a in arrivals if a.entry["subject"] == case_id and a.entry["id"] in expected]
+            assert [e["data"]["seq"] for e in case_events] == [1, 2]
+        assert process.stop() in (0, -15)
+        assert process.log().count('"event": "delivery_started"') == 2  # one delivery loop per worker
+    finally:
+        receiver.close()
+        app.engine.dispose()
+
+
 def test_due_soon_fires_once_at_its_instant_across_a_restart(
     db_url: str, tmp_path: Path, served: list[Served]
 ) -> None:

@@ -8,7 +8,6 @@ is where to resume.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -45,14 +44,14 @@ def _tail(args: argparse.Namespace) -> int:
         while True:
             want = MAX_LIMIT if args.limit is None else min(MAX_LIMIT, args.limit - printed)
             page = feed.page(cursor, want)
-            for entry in page.entries:
-                sys.stdout.write(json.dumps(entry, separators=(",", ":"), default=str) + "\n")
+            for body in page.bodies:  # one JSON object a line, as the feed's envelope text
+                sys.stdout.write(body + "\n")
             sys.stdout.flush()
-            printed += len(page.entries)
+            printed += len(page.bodies)
             cursor = page.next_cursor
             if args.limit is not None and printed >= args.limit:
                 break
-            if not page.entries:
+            if not page.bodies:
                 if not args.follow:
                     break
                 time.sleep(POLL_SECONDS)

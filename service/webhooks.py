@@ -15,7 +15,6 @@ succeeds. Other subscriptions and other cases are never held back by it.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import random
 import secrets
@@ -34,7 +33,7 @@ from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse
 from service.logs import get_logger
 from service.signing import HEADER, sign
 from storage import outbox
-from storage.feed_queries import head, parse_cursor, read_rows
+from storage.feed_queries import Position, head, parse_cursor, read_rows
 from storage.write_lock import write_transaction
 from workflow.clock import Clock
 from workflow.errors import ComplaintsError, EventRefused
@@ -170,13 +169,12 @@ class Webhooks:
                     continue
                 wanted = set(sub.types)
                 queue = [
-                    {"entry_id": e["id"], "type": e["type"], "case_id": e["subject"], "status": outbox.PENDING,
-                     "body": json.dumps(e, separators=(",", ":"), default=str), "attempts": 0,
-                     "next_attempt_at": now, "created_at": now}  # fmt: skip
+                    {"entry_id": e.id, "type": e.type, "case_id": e.subject, "status": outbox.PENDING,
+                     "body": e.body, "attempts": 0, "next_attempt_at": now, "created_at": now}  # fmt: skip
                     for e in to_entries(rows)
-                    if not wanted or e["type"] in wanted
+                    if not wanted or e.type in wanted
                 ]
-                outbox.fan_out(connection, sub.id, queue, rows[-1][0].text())
+                outbox.fan_out(connection, sub.id, queue, Position(*rows[-1][0]).text())
                 queued += len(queue)
         return queued
 

@@ -59,28 +59,46 @@ def parse_cursor(text: str | None) -> Position:
 
 
 _XMIN = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-# The instants are read as the database gives them (SQLite: text; PostgreSQL: naive UTC datetimes) and
-# turned into RFC 3339 text once (``instant_text``): the feed's own cost is its envelopes, not conversions.
+
+
+# An event's columns as the driver gives them: the stored data as its JSON text (spliced into the envelope
+# as it is, never parsed: service/feed.py), instants as SQLite's text or PostgreSQL's naive UTC datetimes.
 _EVENT_COLUMNS = (
     events.c.id,
-    events.c.txid,
     events.c.case_id,
     events.c.seq,
     events.c.name,
-    events.c.data,
-    sa.type_coerce(events.c.occurred_at, sa.String).label("occurred_at"),
-    sa.type_coerce(events.c.recorded_at, sa.String).label("recorded_at"),
+    sa.cast(events.c.data, sa.Text).label("data"),  # PostgreSQL's json column too: psycopg would parse it
+    sa.type_coerce(events.c.occurred_at, sa.Text).label("occurred_at"),
+    sa.type_coerce(events.c.recorded_at, sa.Text).label("recorded_at"),
     events.c.actor,
     events.c.policy_id,
     events.c.policy_version,
     events.c.state_before,
     events.c.state_after,
 )
+_EVENT_QUERIES = {  # built once: a page is a hot path
+    False: sa.select(events.c.id.label("key"), *_EVENT_COLUMNS),
+    True: sa.select(events.c.txid.label("key"), *_EVENT_COLUMNS),
+}
 
 
-def _after(key: Any, row_id: Any, kind: int, after: Position) -> Any:
-    """Rows of table ``kind`` positioned after ``after`` (the order is key, then kind, then id), written so
+def instant_text(value: Any) -> str:
+    """A stored UTC instant as RFC 3339 text ending in Z, microseconds only when there are any (as
+    ``datetime.isoformat`` writes them): from SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` by slicing, or from
+    a datetime (naive UTC from PostgreSQL, or aware)."""
+    if isinstance(value, str):
+        fraction = value[19:26]
+        return f"{value[:10]}T{value[11:19]}{'' if fraction in ('', '.000000') else fraction}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _after(key: Any, row_id: Any, kind: int, position: tuple[int, int, int]) -> Any:
+    """Rows of table ``kind`` positioned after ``position`` (the order is key, then kind, then id), written so
     that the (key, id) index answers it as a range."""
+    after = Position(*position)
     if key is row_id:  # SQLite's events: the key is the id itself
         return row_id > after.key if after.kind >= kind else row_id >= after.key
     if after.kind < kind:
@@ -94,35 +112,25 @@ def _postgres(connection: sa.Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
-def instant_text(value: Any) -> str:
-    """A stored UTC instant as RFC 3339 text ending in Z: SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` text, or a
-    datetime (naive UTC from PostgreSQL, or aware)."""
-    if isinstance(value, str):
-        fraction = value[19:26]
-        return f"{value[:10]}T{value[11:19]}{'' if fraction in ('', '.000000') else fraction}Z"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"
+Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def read_rows(connection: sa.Connection, after: Position, limit: int) -> list[tuple[Position, str, Any]]:
-    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row)."""
+def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
+    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
     postgres = _postgres(connection)
     event_key = events.c.txid if postgres else events.c.id
-    query = sa.select(*_EVENT_COLUMNS).where(_after(event_key, events.c.id, EVENT, after))
+    query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
     if postgres:
         query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
     else:
         query = query.order_by(events.c.id)
-    rows: list[tuple[Position, str, Any]] = [
-        (Position(row[1] if postgres else row[0], EVENT, row[0]), "event", row)
-        for row in connection.execute(query.limit(limit))
-    ]
+    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in connection.execute(query.limit(limit))]
     note_query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
     if postgres:
         note_query = note_query.where(notifications.c.txid < _XMIN)
     note_query = note_query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
-    notes = [(Position(r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(note_query)]
+    notes: list[Row] = [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(note_query)]
     if notes:
         rows = sorted(rows + notes, key=lambda item: item[0])[:limit]
     return rows

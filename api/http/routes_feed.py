@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from api.bootstrap import App
 from api.http.deps import Caller, get_app, require
@@ -17,11 +18,23 @@ from service.feed import MAX_LIMIT, Feed
 
 router = APIRouter(tags=["feed"])
 READER = require("automation", "analyst", "auditor")
+_PAGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["entries", "next_cursor"],
+    "properties": {
+        "entries": {"type": "array", "items": {"type": "object", "description": "a CloudEvents 1.0 envelope"}},
+        "next_cursor": {"type": "string", "description": "give it back as after for the next page"},
+    },
+}
 
 
 @router.get(
     "/feed",
-    responses=documented(401, 403, 422),
+    response_class=Response,  # the page's JSON text as service/feed.py makes it (the database wrote each entry)
+    responses={
+        200: {"description": "a page of the feed", "content": {"application/json": {"schema": _PAGE}}},
+        **documented(401, 403, 422),
+    },  # fmt: skip
     summary="Every applied event (and due-soon reminder) in commit order, as CloudEvents, after a cursor",
 )
 def feed(
@@ -29,5 +42,5 @@ def feed(
     limit: int = Query(100, ge=1, le=MAX_LIMIT, description=f"at most this many entries (1..{MAX_LIMIT})"),
     _who: Caller = Depends(READER),
     app: App = Depends(get_app),
-) -> dict[str, Any]:
-    return Feed(app.engine).page(after, limit).as_dict()
+) -> Response:
+    return Response(Feed(app.engine).page(after, limit).json(), media_type="application/json")

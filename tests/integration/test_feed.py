@@ -143,3 +143,46 @@ def test_a_follower_sees_every_event_exactly_once_while_writers_commit_out_of_id
         assert committed != sorted(committed), "the writers never committed out of id order: the test proves nothing"
     assert len(seen) == len(set(seen)), "an event was served twice"
     assert sorted(seen) == sorted(committed), "an event was never served"
+
+
+def test_the_database_written_envelope_says_what_the_stored_event_says(db_url: str, tmp_path: Path) -> None:
+    """storage/feed_envelope.py writes each entry in SQL: every field must be the stored row's, instants in
+    RFC 3339 UTC with microseconds only when there are any, data as the JSON object it was."""
+    app = _app(db_url, tmp_path)
+    exact = T0 - timedelta(hours=2)
+    fine = T0 - timedelta(hours=1, microseconds=-120)  # 09:00:00.000120
+    case_id = app.service.open_case(POLICY, {**RECEIVE, "subject_staff": 'a "quoted" line\nand ü'}, occurred_at=exact)[
+        "id"
+    ]
+    app.clock.advance(timedelta(microseconds=5))  # type: ignore[attr-defined]
+    app.service.apply(case_id, "withdraw", {}, occurred_at=fine)
+    page = Feed(app.engine).page(None, 10)
+    assert page.next_cursor == page.entries[-1]["cursor"]
+    with app.engine.connect() as connection:
+        stored = list(connection.execute(sa.select(events).order_by(events.c.id)))
+    for entry, row in zip(page.entries, stored, strict=True):
+        assert entry["id"] == f"event-{row.id}" and entry["subject"] == row.case_id
+        assert entry["type"] == f"uk.complaints.{row.name}"
+        assert entry["specversion"] == "1.0" and entry["source"] == "urn:uk-complaints:store"
+        assert entry["datacontenttype"] == "application/json" and entry["time"] == entry["data"]["occurred_at"]
+        assert entry["data"] == {
+            "case_id": row.case_id,
+            "seq": row.seq,
+            "policy_id": row.policy_id,
+            "policy_version": row.policy_version,
+            "event": row.name,
+            "state_before": row.state_before,
+            "state_after": row.state_after,
+            "occurred_at": row.occurred_at.isoformat().replace("+00:00", "Z"),
+            "recorded_at": row.recorded_at.isoformat().replace("+00:00", "Z"),
+            "actor": row.actor,
+            "data": row.data,
+        }
+    assert [e["time"] for e in page.entries] == ["2027-02-08T08:00:00Z", "2027-02-08T09:00:00.000120Z"]
+    assert page.entries[1]["data"]["recorded_at"] == "2027-02-08T10:00:00.000005Z"
+    assert page.entries[0]["data"]["data"]["subject_staff"] == 'a "quoted" line\nand ü'
+    answer = TestClient(create_app(app)).get(
+        "/feed", headers={"Authorization": f"Bearer {create_token(app.engine, 'crm', 'automation', T0)}"}
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == page.as_dict()

@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_feed",
     "api.cli_webhook",
     "api.cli_work",
+    "api.cli_import",
+    "api.cli_export",
 )
 
 EXIT_REFUSED = 1

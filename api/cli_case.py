@@ -32,6 +32,7 @@ def register(subparsers: Any) -> None:
     breach.add_argument("--not-breached", dest="breached", action="store_const", const=False, help="no breach")
     listing.add_argument("--opened-from", metavar="INSTANT", help="opened at or after (a date is London midnight)")
     listing.add_argument("--opened-before", metavar="INSTANT", help="opened before (same reading)")
+    listing.add_argument("--external-ref", help="the reference an imported case had (complaints import)")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0)
     listing.add_argument("--json", action="store_true")
@@ -143,6 +144,7 @@ def _list(args: argparse.Namespace) -> int:
         breached=args.breached,
         opened_from=_bound("opened_from", args.opened_from),
         opened_to=_bound("opened_before", args.opened_before),
+        external_ref=args.external_ref,
     )
     page = app.service.find_cases(query, args.limit, args.offset)
     if args.json:

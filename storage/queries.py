@@ -26,6 +26,7 @@ class CaseQuery:
     breached: bool | None = None
     opened_from: datetime | None = None
     opened_to: datetime | None = None
+    external_ref: str | None = None
 
     def conditions(self) -> list[Any]:
         where: list[Any] = []
@@ -41,6 +42,8 @@ class CaseQuery:
             where.append(cases.c.opened_at >= self.opened_from)
         if self.opened_to is not None:
             where.append(cases.c.opened_at < self.opened_to)
+        if self.external_ref is not None:
+            where.append(cases.c.external_ref == self.external_ref)
         return where
 
 
@@ -63,6 +66,7 @@ def summary(row: Any) -> dict[str, Any]:
         "opened_at": row.opened_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
         "breaches": row.breach_count,
+        "external_ref": row.external_ref,
     }
 
 
@@ -80,6 +84,7 @@ def find_cases(connection: sa.Connection, query: CaseQuery, limit: int, offset: 
         cases.c.opened_at,
         cases.c.updated_at,
         cases.c.breach_count,
+        cases.c.external_ref,
     ]
     rows = connection.execute(
         sa.select(*columns).where(*where).order_by(cases.c.opened_at, cases.c.id).limit(limit).offset(offset)

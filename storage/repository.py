@@ -117,9 +117,10 @@ class CaseRepository:
     def exists(self, case_id: str) -> bool:
         return self.connection.execute(sa.select(cases.c.id).where(cases.c.id == case_id)).first() is not None
 
-    def add(self, case: Case, records: Sequence[EventRecord], now: datetime) -> None:
+    def add(self, case: Case, records: Sequence[EventRecord], now: datetime, external_ref: str | None = None) -> None:
         row = _case_row(case, now)
         row.update(id=case.id, policy_id=case.policy_id, policy_version=case.policy_version, opened_at=case.opened_at)
+        row["external_ref"] = external_ref
         self.connection.execute(sa.insert(cases), row)
         self._append(case, records)
         self._write_deadlines(None, case)

@@ -47,6 +47,7 @@ cases = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("breach_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("snapshot", sa.JSON, nullable=False),
+    sa.Column("external_ref", sa.String(128)),  # the legacy system's reference of an imported case (migration 0005)
     sa.Index("ix_cases_state", "state"),
     sa.Index("ix_cases_policy", "policy_id", "policy_version"),
     sa.Index("ix_cases_opened_at", "opened_at"),
@@ -54,6 +55,7 @@ cases = sa.Table(
     sa.Index("ix_cases_state_updated", "state", "updated_at", "opened_at", "policy_id", "policy_version"),
     sa.Index("ix_cases_updated_opened", "updated_at", "opened_at"),
     sa.Index("ix_cases_work", "id", "state", "policy_id", "policy_version"),  # the work list (migration 0004)
+    sa.Index("ix_cases_external_ref", "external_ref", unique=True),  # imports (migration 0005)
 )
 
 events = sa.Table(
@@ -74,7 +76,7 @@ events = sa.Table(
     # tamper evidence: SHA-256 chain over the canonical content (workflow/audit/canonical.py; migration 0002)
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    # the feed (storage/feed_queries.py; migration 0005): on PostgreSQL the writing transaction's id, filled by
+    # the feed (storage/feed_queries.py; migration 0006): on PostgreSQL the writing transaction's id, filled by
     # the server's default pg_current_xact_id(); NULL on SQLite, whose single writer commits in id order
     sa.Column("txid", sa.BigInteger, server_default=sa.FetchedValue()),
     sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
@@ -89,7 +91,7 @@ events = sa.Table(
         "ix_events_case_history",
         *("case_id", "seq", "occurred_at", "state_before", "state_after", "name", "policy_id", "policy_version"),
     ),
-    sa.Index("ix_events_feed", "txid", "id", sqlite_where=sa.text("txid IS NOT NULL")),  # migration 0005
+    sa.Index("ix_events_feed", "txid", "id", sqlite_where=sa.text("txid IS NOT NULL")),  # migration 0006
 )
 
 deadlines = sa.Table(
@@ -133,7 +135,7 @@ api_tokens = sa.Table(
 )
 
 
-# -- back-office integration (migration 0005): due-soon notifications, webhook subscriptions and deliveries --
+# -- back-office integration (migration 0006): due-soon notifications, webhook subscriptions and deliveries --
 
 notifications = sa.Table(
     "notifications",

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import console
 from api.bootstrap import App
 from api.http.deps import AuthError
 from api.http.errors import domain_error, error_body, status_for, unavailable, validation_error
@@ -34,6 +35,7 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_feed",
     "api.http.routes_webhooks",
     "api.http.routes_work",
+    "api.http.routes_imports",
 )
 
 
@@ -85,4 +87,5 @@ def create_app(app: App) -> FastAPI:
 
     for name in ROUTER_MODULES:
         api.include_router(importlib.import_module(name).router)
+    console.mount(api)  # the web console at /ui/ (api/console)
     return api

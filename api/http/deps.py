@@ -101,12 +101,8 @@ def _lookup(engine: Engine, token_hash: str) -> Caller | None:
     return Caller(row.name, row.role) if row is not None else None
 
 
-async def caller(
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), app: App = Depends(get_app)
-) -> Caller:
-    token = credentials.credentials.strip() if credentials is not None else ""
-    if not token:
-        raise AuthError(401, "unauthorized", "send Authorization: Bearer <token> (complaints token create)")
+async def token_caller(app: App, token: str) -> Caller | None:
+    """Who a bearer token is (None: unknown or revoked); the API and the console's session cookie share it."""
     key = (id(app.engine), hash_token(token))
     now = time.monotonic()
     known = _known.get(key)
@@ -115,10 +111,22 @@ async def caller(
     who = await run_in_threadpool(_lookup, app.engine, key[1])
     if who is None:
         _known.pop(key, None)
-        raise AuthError(401, "unauthorized", "unknown or revoked token")
+        return None
     if len(_known) > 10_000:
         _known.clear()
     _known[key] = (who, now + TOKEN_CACHE_SECONDS)
+    return who
+
+
+async def caller(
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), app: App = Depends(get_app)
+) -> Caller:
+    token = credentials.credentials.strip() if credentials is not None else ""
+    if not token:
+        raise AuthError(401, "unauthorized", "send Authorization: Bearer <token> (complaints token create)")
+    who = await token_caller(app, token)
+    if who is None:
+        raise AuthError(401, "unauthorized", "unknown or revoked token")
     return who
 
 

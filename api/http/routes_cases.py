@@ -118,6 +118,7 @@ async def list_cases(
         None, description="opened at or after this instant (a date or a time without offset is London time)"
     ),
     opened_before: datetime | None = Query(None, description="opened before this instant (same reading)"),
+    external_ref: str | None = Query(None, max_length=128, description="the reference an imported case had"),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=1_000_000_000),
     _who: Caller = Depends(READER),
@@ -134,6 +135,7 @@ async def list_cases(
         breached=breached,
         opened_from=_instant("opened_from", opened_from),
         opened_to=_instant("opened_before", opened_before),
+        external_ref=external_ref,
     )
     page = await off_loop(app, lambda: app.service.find_cases(query, limit, offset))
     following = offset + limit if offset + limit < page.total else None

@@ -100,6 +100,7 @@ class CaseSummary(BaseModel):
     opened_at: str
     updated_at: str
     breaches: int = Field(description="how many deadlines were breached")
+    external_ref: str | None = Field(None, description="the reference an imported case had in its old system")
 
 
 class CasePageOut(BaseModel):

@@ -39,8 +39,9 @@ def test_two_workers_serve_requests_and_fire_each_deadline_once(
     app = prepared(fresh_postgres_url, policy_dir, received_for(DUE))
     ids = {app.service.open_case(POLICY, RECEIVE, occurred_at=received_for(DUE))["id"] for _ in range(600)}
     token = create_token(app.engine, "e2e", "admin", received_for(DUE))
-    # room for two workers to start (and write the 600 due-soon reminders) on a loaded 2-core machine
-    start = passes(DUE) - timedelta(seconds=20)
+    lead = 15.0  # seconds of shifted clock before the midnight: the workers start and take requests first
+    start = passes(DUE) - timedelta(seconds=lead)
+    began = time.monotonic()  # the server's clock starts at or after this
     env = {"COMPLAINTS_POLICY_DIR": str(policy_dir), "COMPLAINTS_SWEEP_SECONDS": "60"}
     process = start_serve(
         fresh_postgres_url,
@@ -59,7 +60,8 @@ def test_two_workers_serve_requests_and_fire_each_deadline_once(
                 )
                 assert answer.status_code == 201, answer.text
                 opened.add(answer.json()["id"])
-        assert passed_rows(app) == [], "nothing fires before its midnight"
+        if time.monotonic() - began < lead:  # on a loaded machine the requests can outlast the lead
+            assert passed_rows(app) == [], "nothing fires before its midnight"
         wait_for(lambda: len(passed_rows(app)) >= len(ids) + len(opened), 60, "every breach")
         time.sleep(1)  # anything doubled would land now
         case_id = sorted(opened)[0]

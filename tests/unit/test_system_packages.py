@@ -27,3 +27,8 @@ def test_make_test_runs_the_set_up_step_and_ci_has_no_copy_of_it() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "apt-get" not in ci
     assert "make test" in ci
+
+
+def test_the_set_up_step_installs_the_browser_the_console_tests_drive() -> None:
+    script = SCRIPT.read_text(encoding="utf-8")
+    assert "[ -x /usr/bin/chromium ] || need+=(chromium)" in script

@@ -6,8 +6,8 @@ older than every one still in flight (storage/feed_queries.py). Rows written
 before this revision get 0: they committed long ago and come first. SQLite
 leaves the column NULL (its single writer commits in id order).
 
-Revision ID: 0005
-Revises: 0004 (0004_work_indexes)
+Revision ID: 0006
+Revises: 0005 (0005_external_ref)
 Create Date: 2026-12-03
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from storage.tables import notifications, webhook_attempts, webhook_deliveries, webhook_subscriptions
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,30 @@
+"""The web console at ``/ui/``: server-rendered pages over the same service calls as the API and the CLI.
+
+``mount`` adds its routes and its stylesheet to the FastAPI app; the API is
+unchanged. No JavaScript at all, no CDN: the one asset is static/console.css.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from api.console.web import HERE
+
+ROUTE_MODULES = (
+    "api.console.routes_auth",
+    "api.console.routes_work",
+    "api.console.routes_cases",
+    "api.console.routes_diagrams",
+    "api.console.routes_policies",
+    "api.console.routes_reports",
+    "api.console.routes_missing",
+)
+
+
+def mount(api: FastAPI) -> None:
+    api.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    for name in ROUTE_MODULES:
+        api.include_router(importlib.import_module(name).router)

@@ -1,0 +1,159 @@
+"""Reports: TSM for a year, KPIs for a month, the last 12 months and open-case ages as charts, the process map.
+
+Every figure is ``ReportService.tsm`` / ``ReportService.kpi`` (the API's and
+the CLI's reports) and every table is ``report_format``'s, so the page, the
+CSV download, ``GET /reports/...?format=csv`` and ``complaints report`` agree.
+The 12-month chart is the KPI report of each of those months.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.console.charts import bar_chart
+from api.console.forms import Filters
+from api.console.routes_cases import policy_options
+from api.console.session import signed_in
+from api.console.web import ConsoleRoute, page, with_headers
+from api.http.offload import off_loop
+from api.report_format import Table, _csv, render, tables_for
+from service.reports import ReportService
+from workflow.calendar import local_date
+
+router = APIRouter(route_class=ConsoleRoute)
+FIELDS = ("year", "homes", "month", "policy")
+
+
+def _months_back(month: str, n: int) -> list[str]:
+    year, number = int(month[:4]), int(month[5:7])
+    out = []
+    for _ in range(n):
+        out.append(f"{year:04d}-{number:02d}")
+        year, number = (year - 1, 12) if number == 1 else (year, number - 1)
+    return out[::-1]
+
+
+def _read(request: Request) -> tuple[Filters, dict[str, Any]]:
+    """The report form: year and homes for TSM, month and policy for the KPIs; defaults are today's."""
+    app = request.app.state.complaints
+    today = local_date(app.clock.now())
+    form = Filters({k: request.query_params.get(k, "") for k in FIELDS})
+    start_year = today.year if today.month >= 4 else today.year - 1
+    chosen = {
+        "year": form.whole("year", start_year, 2000, 2200),
+        "homes": form.whole("homes", 1000, 1, 10_000_000),
+        "month": form.text("month") or f"{today:%Y-%m}",
+        "policy": form.text("policy"),
+    }
+    try:
+        date.fromisoformat(chosen["month"] + "-01")
+        if len(chosen["month"]) != 7:
+            raise ValueError
+    except ValueError:
+        form.errors["month"] = f"{chosen['month']!r} is not a month (YYYY-MM)"
+    form.policy("policy", app.catalog)
+    for name in ("year", "homes", "month"):  # the form shows what the page shows
+        if name not in form.errors and not form.values.get(name):
+            form.values[name] = str(chosen[name])
+    return form, chosen
+
+
+def trend(reports: ReportService, month: str, policy: str | None) -> Table:
+    """Received, responded within the Code's timescales, and breaches, for the 12 months up to ``month``."""
+    rows = []
+    for m in _months_back(month, 12):
+        kpi = reports.kpi(m, policy)
+        rows.append(
+            (
+                m,
+                sum(kpi["received"].values()),
+                sum(v["within_timescale"] for v in kpi["responses"].values()),
+                sum(kpi["breaches"].values()),
+            )
+        )
+    return Table("Last 12 months", ("month", "received", "responded on time", "breaches"), rows)
+
+
+def ages(kpi: dict[str, Any]) -> Table:
+    by_state = kpi["open_cases"]["age_in_working_days"]
+    buckets = list(next(iter(by_state.values()), {}))
+    totals = [sum(b.get(bucket, 0) for b in by_state.values()) for bucket in buckets]
+    return Table(
+        f"Open cases by age in working days, as of {kpi['open_cases']['as_of']}",
+        ("age (WD)", "open cases"),
+        list(zip(buckets, totals, strict=True)),
+    )
+
+
+@router.get("/ui/reports", include_in_schema=False)
+async def reports(request: Request) -> Response:
+    who = await signed_in(request, "analyst")
+    app = request.app.state.complaints
+    form, chosen = _read(request)
+    context: dict[str, Any] = {"form": form, "policy_options": policy_options(app), "chosen": chosen}
+    if not form.errors:
+        service = ReportService(app.engine, app.catalog)
+
+        def build() -> dict[str, Any]:
+            kpi = service.kpi(chosen["month"], chosen["policy"])
+            return {
+                "tsm": tables_for(service.tsm(chosen["year"], chosen["homes"])),
+                "kpi": tables_for(kpi),
+                "trend": trend(service, chosen["month"], chosen["policy"]),
+                "ages": ages(kpi),
+            }
+
+        context.update(await off_loop(app, build))
+        t, a = context["trend"], context["ages"]
+        context["trend_chart"] = bar_chart(
+            t.title,
+            [date.fromisoformat(f"{m}-01").strftime("%b") for m, *_ in t.rows],
+            [(name, [row[i + 1] for row in t.rows]) for i, name in enumerate(t.columns[1:])],
+            "trend",
+        )
+        context["ages_chart"] = bar_chart(
+            a.title, [str(r[0]) for r in a.rows], [("open cases", [r[1] for r in a.rows])], "ages"
+        )
+        keep = {k: v for k, v in chosen.items() if v is not None}
+        context["csv"] = {name: f"/ui/reports/{name}.csv?" + urlencode(keep) for name in ("tsm", "kpi", "trend")}
+        flow = {"policy": chosen["policy"] or "b3living"}
+        context["flow_src"] = "/ui/reports/flow.svg?" + urlencode(flow)
+        context["flow_policy"] = flow["policy"]
+    return page(request, "reports.html", who, status=422 if form.errors else 200, **context)
+
+
+@router.get("/ui/reports/{name}.csv", include_in_schema=False)
+async def download(request: Request, name: str) -> Response:
+    who = await signed_in(request, "analyst")
+    app = request.app.state.complaints
+    form, chosen = _read(request)
+    if form.errors or name not in ("tsm", "kpi", "trend"):
+        return page(
+            request,
+            "reports.html",
+            who,
+            status=422 if form.errors else 404,
+            form=form,
+            chosen=chosen,
+            policy_options=policy_options(app),
+        )
+    service = ReportService(app.engine, app.catalog)
+
+    def build() -> str:
+        if name == "tsm":
+            return render(service.tsm(chosen["year"], chosen["homes"]), "csv")
+        if name == "kpi":
+            return render(service.kpi(chosen["month"], chosen["policy"]), "csv")
+        return _csv([trend(service, chosen["month"], chosen["policy"])])
+
+    text = await off_loop(app, build)
+    stamp = chosen["year"] if name == "tsm" else chosen["month"]
+    response = Response(text, media_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    return with_headers(response)

@@ -1,0 +1,127 @@
+"""Benchmark: every console page on a store of 100,000 cases, against the JSON API calls it stands for.
+
+    .venv/bin/python bench/console.py [--cases 100000] [--sqlite PATH] [--runs 7]
+
+The store is bench/reports.py's (bulk-loaded cases under four policies,
+January 2025 to June 2026, with their events and deadlines; its report indexes
+and ANALYZE). The app runs in this process (FastAPI's ASGI app through
+Starlette's test client, no network) with the clock at 1 July 2026; each page
+is fetched ``--runs`` times after one warm-up, and the median is printed with
+the median of its baseline: the JSON API calls that give the same figures
+(a case page = ``GET /cases/{id}`` + ``/allowed`` + ``/timeline``; the reports
+page = ``/reports/tsm`` + the 13 ``/reports/kpi`` calls its tables and
+12-month chart need). ratio = console / baseline, in the same run.
+
+Goal: every page under 200 ms (the issue's), and a ratio near 1 (the page
+adds rendering, not queries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import time
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, bench/ comes first on sys.path, and bench/http.py would shadow the standard `http`.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
+# bench/reports.py's generated store, loaded by path (bench/ is no package, and bench/http.py shadows http)
+_spec = importlib.util.spec_from_file_location("bench_reports", ROOT / "bench" / "reports.py")
+store = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
+_spec.loader.exec_module(store)  # type: ignore[union-attr]
+
+from api.bootstrap import Settings, bootstrap  # noqa: E402
+from api.http.app import create_app  # noqa: E402
+from api.http.deps import create_token  # noqa: E402
+from storage.database import make_engine, upgrade  # noqa: E402
+from workflow.clock import ManualClock  # noqa: E402
+
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from fastapi.testclient import TestClient  # noqa: E402
+
+NOW = datetime(2026, 7, 1, 9, tzinfo=UTC)
+
+
+def median_ms(client: TestClient, paths: list[str], runs: int, session: bool) -> float:
+    """Median wall time of fetching every path in ``paths`` once (after a warm-up), in milliseconds."""
+    headers = {} if session else {"Authorization": f"Bearer {client.token}"}  # type: ignore[attr-defined]
+    for path in paths:
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 200, (path, answer.status_code, answer.text[:300])
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for path in paths:
+            client.get(path, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def pages(case_id: str) -> dict[str, tuple[list[str], list[str]]]:
+    months = [f"2025-{m:02d}" for m in range(7, 13)] + [f"2026-{m:02d}" for m in range(1, 7)]
+    return {
+        "work": (["/ui/work"], ["/work"]),
+        "cases": (["/ui/cases"], ["/cases"]),
+        "cases (filtered, page 20)": (
+            ["/ui/cases?state=closed&policy=b3living&breached=yes&offset=1000"],
+            ["/cases?state=closed&policy=b3living&breached=true&offset=1000"],
+        ),
+        "case": (
+            [f"/ui/cases/{case_id}"],
+            [f"/cases/{case_id}", f"/cases/{case_id}/allowed", f"/cases/{case_id}/timeline"],
+        ),
+        "case diagram": ([f"/ui/cases/{case_id}/diagram.svg"], [f"/cases/{case_id}/diagram.svg"]),
+        "policies": (["/ui/policies"], ["/policies"]),
+        "policy": (["/ui/policies/b3living/2"], ["/policies/b3living?version=2", "/policies/b3living@2/lint"]),
+        "reports": (
+            ["/ui/reports?year=2025&homes=20000&month=2026-06"],
+            ["/reports/tsm?year=2025&homes=20000"] + [f"/reports/kpi?month={m}" for m in months],
+        ),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--sqlite", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_console.db"))
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip", action="append", default=[], help="a page not to measure (repeatable)")
+    parser.add_argument("--reuse", action="store_true", help="use the store at --sqlite as it is")
+    args = parser.parse_args()
+    url = f"sqlite:///{args.sqlite}"
+    if not args.reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(args.sqlite + suffix).unlink(missing_ok=True)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        store.timed(f"load sqlite ({args.cases} cases)", lambda: store.load_sqlite(args.sqlite, args.cases))
+        engine = make_engine(url)
+        store.timed("report indexes + ANALYZE", lambda: store._index_and_analyze(engine))
+        engine.dispose()
+    app = bootstrap(Settings(db_url=url, log_level="WARNING"), clock=ManualClock(NOW))
+    token = create_token(app.engine, "bench", "admin", NOW)
+    client = TestClient(create_app(app))
+    client.token = token  # type: ignore[attr-defined]
+    client.cookies.set("cw_session", token, path="/ui")
+    case_id = f"c{args.cases // 2:08d}"
+    print(f"{'page':<28} {'console ms':>10} {'API ms':>8} {'ratio':>6}  under 200 ms")
+    for name, (console, api) in pages(case_id).items():
+        if name in args.skip:
+            continue
+        page_ms = median_ms(client, console, args.runs, session=True)
+        api_ms = median_ms(client, api, args.runs, session=False)
+        verdict = "yes" if page_ms < 200 else "NO"
+        print(f"{name:<28} {page_ms:>10.1f} {api_ms:>8.1f} {page_ms / api_ms:>6.2f}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "api.cli_diagram",
     "api.cli_serve",
     "api.cli_audit",
+    "api.cli_feed",
+    "api.cli_webhook",
     "api.cli_work",
     "api.cli_import",
     "api.cli_export",

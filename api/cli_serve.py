@@ -14,6 +14,7 @@ import argparse
 from datetime import date, datetime
 from typing import Any
 
+from api.background import background_worker
 from api.bootstrap import Settings, bootstrap
 from api.cli import print_json
 from api.serve_workers import check_workers, run_workers, share_clock, with_timers
@@ -65,8 +66,11 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_workers(args, settings, clock)
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
+    worker = background_worker(app)  # webhooks and due-soon reminders (api/background.py)
     server = uvicorn.Server(
-        uvicorn.Config(with_timers(app, timers), host=args.host, port=args.port, access_log=False, log_level="info")
+        uvicorn.Config(
+            with_timers(app, timers, worker), host=args.host, port=args.port, access_log=False, log_level="info"
+        )
     )
     url = f"http://{args.host}:{args.port}"
     database = app.engine.url.render_as_string(hide_password=True)

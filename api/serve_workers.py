@@ -17,6 +17,10 @@ through the ``on_deadlines`` hook at once, with no cross-process signal, and
 a burst of deadlines at one midnight is fired by N processes instead of one.
 The cost is N sweeps a minute instead of one (a few indexed queries each).
 
+Each worker runs the webhook delivery and due-soon reminders too (api/background.py), for the same
+reason: outbox rows are claimed with ``SKIP LOCKED`` under a lease (service/webhooks.py), so two
+workers send each delivery once per attempt, and a reminder is written once (a unique key).
+
 SQLite is refused: its file serializes writers across processes by polling
 (``busy_timeout``), and the writer lock that queues writers
 (storage/write_lock.py) is per process.
@@ -37,6 +41,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from api.bootstrap import App, Settings
+    from scheduler.delivery import BackgroundWorker
     from scheduler.timers import DeadlineTimers
     from workflow.clock import Clock
 
@@ -44,8 +49,11 @@ CLOCK_ENV = "COMPLAINTS_SERVE_SHIFTED_CLOCK"  # "START WALL_START": every worker
 FACTORY = "api.serve_workers:worker_app"
 
 
-def with_timers(app: App, timers: DeadlineTimers, dispose: bool = False) -> FastAPI:
-    """The HTTP app, whose lifespan starts the timers and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
+def with_timers(
+    app: App, timers: DeadlineTimers, worker: BackgroundWorker | None = None, dispose: bool = False
+) -> FastAPI:
+    """The HTTP app, whose lifespan starts the timers and the background worker (webhook delivery, due-soon
+    reminders: api/background.py) and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
     from api.http.app import create_app
 
     api = create_app(app)
@@ -55,9 +63,13 @@ def with_timers(app: App, timers: DeadlineTimers, dispose: bool = False) -> Fast
     async def lifespan(asgi: Any) -> AsyncIterator[Any]:
         async with inner(asgi) as state:
             timers.start(app.service.fire_due, app.service.upcoming_instants)
+            if worker is not None:
+                worker.start()
             try:
                 yield state
             finally:
+                if worker is not None:
+                    await asyncio.to_thread(worker.stop)
                 await asyncio.to_thread(timers.stop)
                 if dispose:  # a worker process (api/serve_workers.py): nobody else closes its pool
                     app.engine.dispose()
@@ -96,7 +108,9 @@ def _worker_clock() -> Clock:
 
 
 def worker_app() -> FastAPI:
-    """uvicorn's factory in each worker process: the app with its own timers, as ``serve`` builds it."""
+    """uvicorn's factory in each worker process: the app with its own timers and background worker, as
+    ``serve`` builds it."""
+    from api.background import background_worker
     from api.bootstrap import Settings, bootstrap
     from scheduler.timers import DeadlineTimers
     from service.logs import configure_logging
@@ -106,7 +120,7 @@ def worker_app() -> FastAPI:
     clock = _worker_clock()
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
-    return with_timers(app, timers, dispose=True)
+    return with_timers(app, timers, background_worker(app), dispose=True)
 
 
 def run_workers(host: str, port: int, workers: int) -> None:

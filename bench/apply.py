@@ -28,6 +28,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# this file's folder comes first on sys.path when run as a script: bench/http.py would shadow the standard `http`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from api.bootstrap import Settings, bootstrap  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
@@ -74,9 +76,10 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def through_service(url: str, n_cases: int) -> tuple[int, float]:
+def through_service(url: str, n_cases: int, webhooks: int = 0) -> tuple[int, float]:
     clock = SettableClock()
     app = bootstrap(Settings(db_url=url), clock=clock)
+    delivery = _with_webhooks(url, app, webhooks)  # part 3: subscriptions delivered meanwhile
     count = 0
     start = time.perf_counter()
     for _ in range(n_cases):
@@ -88,8 +91,27 @@ def through_service(url: str, n_cases: int) -> tuple[int, float]:
             app.service.apply(case_id, name, data)
             count += 1
     elapsed = time.perf_counter() - start
+    for process in delivery:
+        process.terminate()
     app.engine.dispose()
     return count, elapsed
+
+
+def _with_webhooks(url: str, app: object, n: int) -> list[object]:
+    """``n`` subscriptions to a loopback receiver, delivered by a worker process on the same store (as another
+    ``complaints serve`` instance would: bench/hooks_support.py) while the commands run."""
+    if n == 0:
+        return []
+    from bench.hooks_support import start_receiver, start_worker
+    from service.webhooks import Webhooks
+
+    receiver, hook_url = start_receiver()
+    hooks = Webhooks(app.engine, app.clock)  # type: ignore[attr-defined]
+    for _ in range(n):
+        hooks.add(hook_url)
+    worker = start_worker(url)
+    time.sleep(2)  # the worker is up and polling before the commands start
+    return [worker, receiver]
 
 
 def bare_core(url: str, n_events: int) -> float:
@@ -156,8 +178,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--memory-cases", type=int, default=100_000)
+    parser.add_argument("--webhooks", action="store_true", help="part 3 only: the rate with 2 subscriptions")
     args = parser.parse_args()
     configure_logging("WARNING")
+    if args.webhooks:
+        with tempfile.TemporaryDirectory() as tmp:
+            webhooks_part(tmp, args.cases)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         n_events, service_s = through_service(f"sqlite:///{tmp}/service.db", args.cases)
         bare_s = bare_core(f"sqlite:///{tmp}/bare.db", n_events)
@@ -180,6 +207,22 @@ def main() -> None:
                 }
             )
         )
+
+
+def webhooks_part(tmp: str, n_cases: int) -> None:
+    """Part 3: the command path with 2 webhook subscriptions being delivered, against none, in turns."""
+    rates: dict[int, list[float]] = {0: [], 2: []}
+    for turn in range(2):
+        for subs in (0, 2):
+            n, seconds = through_service(f"sqlite:///{tmp}/hooks-{turn}-{subs}.db", n_cases, webhooks=subs)
+            rates[subs].append(n / seconds)
+    without, with_two = max(rates[0]), max(rates[2])
+    print(f"cores: {os.cpu_count()}")
+    print(f"service, no subscriptions: {without:,.0f} events/s")
+    print(f"service, 2 subscriptions delivered meanwhile: {with_two:,.0f} events/s")
+    print(f"ratio with/without: {with_two / without:.2f} (target >= 0.9)")
+    print(json.dumps({"without": round(without), "with_2_subscriptions": round(with_two),
+                      "ratio": round(with_two / without, 3)}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ events = sa.Table(
     # tamper evidence: SHA-256 chain over the canonical content (workflow/audit/canonical.py; migration 0002)
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # the feed (storage/feed_queries.py; migration 0006): on PostgreSQL the writing transaction's id, filled by
+    # the server's default pg_current_xact_id(); NULL on SQLite, whose single writer commits in id order
+    sa.Column("txid", sa.BigInteger, server_default=sa.FetchedValue()),
     sa.UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),
     sa.Index("ix_events_occurred_at", "occurred_at"),
     sa.Index("ix_events_name", "name"),
@@ -115,6 +118,7 @@ events = sa.Table(
         "ix_events_case_history",
         *("case_id", "seq", "occurred_at", "state_before", "state_after", "name", "policy_id", "policy_version"),
     ),
+    sa.Index("ix_events_feed", "txid", "id", sqlite_where=sa.text("txid IS NOT NULL")),  # migration 0006
 )
 
 deadlines = sa.Table(
@@ -155,4 +159,72 @@ api_tokens = sa.Table(
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+
+# -- back-office integration (migration 0006): due-soon notifications, webhook subscriptions and deliveries --
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # feed order: PostgreSQL, the writing transaction's id (server default); SQLite, the highest event id
+    # when it was written (storage/feed_queries.py)
+    sa.Column("txid", sa.BigInteger, server_default=sa.FetchedValue()),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("deadline_number", sa.Integer, nullable=False),
+    sa.Column("policy_id", sa.String(64), nullable=False),
+    sa.Column("policy_version", sa.Integer, nullable=False),
+    sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.UniqueConstraint("type", "case_id", "deadline_number", name="uq_notifications_once"),
+    sa.Index("ix_notifications_feed", "txid", "id"),
+)
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("types", sa.JSON, nullable=False),  # CloudEvents types; [] = every type
+    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # active | failing
+    sa.Column("cursor", sa.String(80), nullable=False),  # the feed position fanned out so far
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("failing_since", UTCDateTime),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("subscription_id", sa.String(40), nullable=False),
+    sa.Column("entry_id", sa.String(80), nullable=False),  # the CloudEvent id
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the exact bytes sent (signed)
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.String(300)),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_case", "subscription_id", "case_id", "id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.BigInteger, nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.String(300)),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Index("ix_attempts_delivery", "delivery_id", "attempt"),
 )

@@ -95,6 +95,7 @@ class Policy:
     refusal_grounds: tuple[str, ...]
     closure_days: tuple[date, ...] = ()
     path: str = ""
+    due_soon_working_days: int = 1  # lead time of the due-soon reminders (service/due_soon.py); 0: none
     calendar: WorkingCalendar = field(default_factory=WorkingCalendar, compare=False)
 
     @property
@@ -137,6 +138,7 @@ _TOP_KEYS = {
     "escalation",
     "stage_2",
     "ombudsman",
+    "due_soon_working_days",
 }
 
 
@@ -238,6 +240,11 @@ def parse_policy(data: dict[str, Any], path: str) -> Policy:
     closures = top.raw("closure_days", required=False) or []
     if not isinstance(closures, list) or not all(isinstance(d, date) for d in closures):
         raise top.fail("closure_days", "expected a list of dates")
+    lead = top.raw("due_soon_working_days", required=False)
+    if lead is None:
+        lead = 1
+    if not isinstance(lead, int) or isinstance(lead, bool) or not 0 <= lead <= 60:
+        raise top.fail("due_soon_working_days", f"expected a whole number of working days 0..60, got {lead!r}")
     informal_r = top.table_of("informal", {"response", "on_breach"}, required=False)
     informal = None
     if informal_r is not None:
@@ -276,6 +283,7 @@ def parse_policy(data: dict[str, Any], path: str) -> Policy:
         refusal_grounds=top.names("refusal_grounds", REFUSAL_GROUNDS),
         closure_days=tuple(closures),
         path=path,
+        due_soon_working_days=lead,
         calendar=WorkingCalendar.with_closures(closures),
     )
 

@@ -32,6 +32,8 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.http.routes_report",
     "api.http.routes_diagram",
     "api.http.routes_audit",
+    "api.http.routes_feed",
+    "api.http.routes_webhooks",
     "api.http.routes_work",
     "api.http.routes_imports",
 )

@@ -30,7 +30,7 @@ def error_body(code: str, reasons: list[str], detail: Any, details: dict[str, An
 def status_for(err: ComplaintsError) -> int:
     if isinstance(err, EventRefused):
         return 422 if err.is_invalid_data else 409
-    if isinstance(err, CaseNotFound | UnknownPolicy):
+    if isinstance(err, CaseNotFound | UnknownPolicy) or err.code == "not_found":
         return 404
     if isinstance(err, VersionConflict):
         return 412

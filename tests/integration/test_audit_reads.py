@@ -77,8 +77,9 @@ def _typed(connection: sa.Connection) -> dict[str, list[dict[str, Any]]]:
     """Each table as the column types read it: the values the audit's own decoding must reproduce."""
     return {
         "cases": [dict(r._mapping) for r in connection.execute(sa.select(cases).order_by(cases.c.id))],
-        "events": [
-            dict(r._mapping) for r in connection.execute(sa.select(events).order_by(events.c.case_id, events.c.seq))
+        "events": [  # txid is the feed's commit-order key, not part of a case's history: the audit does not read it
+            {k: v for k, v in r._mapping.items() if k != "txid"}
+            for r in connection.execute(sa.select(events).order_by(events.c.case_id, events.c.seq))
         ],
         "deadlines": [
             dict(r._mapping)

@@ -1,0 +1,27 @@
+"""Wiring of the background worker ``complaints serve`` runs beside the timers (scheduler/delivery.py).
+
+``COMPLAINTS_WEBHOOK_*`` settings: service/webhooks.py (DeliverySettings); ``COMPLAINTS_DELIVERY=off``
+runs an instance without delivery or reminders (another instance on the same PostgreSQL does them).
+"""
+
+from __future__ import annotations
+
+import os
+
+from api.bootstrap import App
+from scheduler.delivery import BackgroundWorker
+from service.due_soon import DueSoon
+from service.webhooks import DeliverySettings, Webhooks
+
+
+def background_worker(app: App) -> BackgroundWorker | None:
+    if os.environ.get("COMPLAINTS_DELIVERY", "on").lower() in ("off", "0", "no"):
+        return None
+    hooks = Webhooks(app.engine, app.clock, DeliverySettings.from_env())
+    reminders = DueSoon(app.engine, app.catalog)
+
+    def work() -> int:
+        return hooks.fan_out() + hooks.deliver_once()
+
+    return BackgroundWorker(app.clock, work, reminders.sweep, sweep_seconds=app.settings.sweep_seconds,
+                            on_stop=hooks.close)  # fmt: skip

@@ -1,0 +1,259 @@
+"""Webhooks: subscriptions (admin), fan-out from the feed, signed delivery at least once, retries, the log.
+
+A subscription is a URL, the CloudEvents types it wants (none: every type) and a secret shown once.
+What is delivered is the feed (service/feed.py): the feed's rows are written in the command's own
+transaction, so an entry is delivered exactly when its command committed, never for one rolled back.
+``fan_out`` and ``deliver_once`` are the steps the background worker of ``complaints serve`` runs
+(scheduler/delivery.py); the SQL and the per-case ordering are in storage/outbox.py.
+
+Retries: attempt n that fails waits ``min(cap, base * 2**(n-1))`` times a random factor in [0.5, 1]
+(jitter, so many failing deliveries do not come back together); after ``max_attempts`` the delivery is
+``failed`` (redeliver it by id) and the subscription is marked ``failing`` until one of its deliveries
+succeeds. Other subscriptions and other cases are never held back by it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import secrets
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+
+from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, to_entries
+from service.logs import get_logger
+from service.signing import HEADER, sign
+from storage import outbox
+from storage.feed_queries import Position, head, parse_cursor, read_rows
+from storage.write_lock import write_transaction
+from workflow.clock import Clock
+from workflow.errors import ComplaintsError, EventRefused
+
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How deliveries are retried and sent (README of docs/integrating.md, Settings)."""
+
+    retry_base_seconds: float = 2.0
+    retry_cap_seconds: float = 3600.0
+    max_attempts: int = 12
+    timeout_seconds: float = 5.0
+    lease_seconds: float = 30.0
+    batch: int = 500
+    per_subscription: int = 200
+    senders: int = 16
+
+    @classmethod
+    def from_env(cls) -> DeliverySettings:
+        env = os.environ.get
+        return cls(
+            retry_base_seconds=float(env("COMPLAINTS_WEBHOOK_RETRY_BASE_SECONDS", "2")),
+            retry_cap_seconds=float(env("COMPLAINTS_WEBHOOK_RETRY_CAP_SECONDS", "3600")),
+            max_attempts=int(env("COMPLAINTS_WEBHOOK_MAX_ATTEMPTS", "12")),
+            timeout_seconds=float(env("COMPLAINTS_WEBHOOK_TIMEOUT_SECONDS", "5")),
+            lease_seconds=float(env("COMPLAINTS_WEBHOOK_LEASE_SECONDS", "30")),
+        )
+
+    def retry_delay(self, attempt: int) -> float:
+        return min(self.retry_cap_seconds, self.retry_base_seconds * 2 ** (attempt - 1)) * random.uniform(0.5, 1)
+
+
+def normalise_types(types: list[str] | None) -> list[str]:
+    """Full CloudEvents types (a bare event name is accepted); an unknown one is 422 naming ``types``."""
+    out: list[str] = []
+    for name in types or []:
+        full = name if name.startswith(TYPE_PREFIX) else TYPE_PREFIX + name
+        if full not in ENTRY_TYPES:
+            raise EventRefused(
+                ["invalid_data"], {"types": f"unknown event type {name!r}; types are: {', '.join(ENTRY_NAMES)}"}
+            )
+        if full not in out:
+            out.append(full)
+    return out
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EventRefused(["invalid_data"], {"url": f"{url!r} is not an http(s) URL"})
+    return url
+
+
+def _known_id(delivery_id: int) -> None:
+    """An id no database column holds (below 1, past 64 bits) is simply not a delivery: not_found, not a crash."""
+    if not 1 <= delivery_id < 2**63:
+        raise ComplaintsError(f"no webhook delivery {delivery_id}", code="not_found")
+
+
+class Webhooks:
+    def __init__(self, engine: Engine, clock: Clock, settings: DeliverySettings | None = None) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.settings = settings or DeliverySettings()
+        self.log = get_logger("complaints.webhooks")
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []  # closed by close()
+        self._opened_lock = threading.Lock()
+
+    # -- admin -------------------------------------------------------------------------------------
+
+    def add(self, url: str, types: list[str] | None = None, after: str | None = None) -> dict[str, Any]:
+        """A new subscription; the answer is the only place its secret is shown. Starts after ``after``
+        (a feed cursor) or, by default, after everything already in the feed."""
+        check_url(url)
+        wanted = normalise_types(types)
+        start = cursor_or_refuse(after) if after is not None else None
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        row = {"id": "wh_" + uuid.uuid4().hex[:20], "url": url, "types": wanted, "secret": secret,
+               "created_at": self.clock.now()}  # fmt: skip
+        with write_transaction(self.engine) as connection:
+            row["cursor"] = (start or head(connection)).text()
+            outbox.add_subscription(connection, row)
+        return {**row, "status": outbox.ACTIVE}
+
+    def list(self) -> list[dict[str, Any]]:
+        with self.engine.connect().execution_options(complaints_write=False) as connection:
+            return outbox.list_subscriptions(connection)
+
+    def remove(self, subscription_id: str) -> None:
+        with write_transaction(self.engine) as connection:
+            if not outbox.remove_subscription(connection, subscription_id):
+                raise ComplaintsError(f"no webhook subscription {subscription_id!r}", code="not_found")
+
+    def deliveries(self, subscription_id: str, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        if not 1 <= limit <= 1000:
+            raise EventRefused(["invalid_data"], {"limit": f"must be between 1 and 1000, got {limit}"})
+        with self.engine.connect().execution_options(complaints_write=False) as connection:
+            if not any(s["id"] == subscription_id for s in outbox.list_subscriptions(connection)):
+                raise ComplaintsError(f"no webhook subscription {subscription_id!r}", code="not_found")
+            return outbox.deliveries(connection, subscription_id, limit, status)
+
+    def delivery(self, delivery_id: int) -> dict[str, Any]:
+        _known_id(delivery_id)
+        with self.engine.connect().execution_options(complaints_write=False) as connection:
+            found = outbox.delivery(connection, delivery_id)
+        if found is None:
+            raise ComplaintsError(f"no webhook delivery {delivery_id}", code="not_found")
+        return found
+
+    def redeliver(self, delivery_id: int) -> dict[str, Any]:
+        _known_id(delivery_id)
+        with write_transaction(self.engine) as connection:
+            if not outbox.redeliver(connection, delivery_id, self.clock.now()):
+                raise ComplaintsError(f"no webhook delivery {delivery_id} (or it is being sent now)", code="not_found")
+        return self.delivery(delivery_id)
+
+    # -- the worker's steps --------------------------------------------------------------------------
+
+    def fan_out(self, page: int = 1000) -> int:
+        """Copy new feed entries into each subscription's deliveries; how many were queued."""
+        queued = 0
+        with write_transaction(self.engine) as connection:
+            subscriptions = outbox.subscriptions_to_fan_out(connection)
+            now = self.clock.now()
+            for sub in subscriptions:
+                rows = read_rows(connection, parse_cursor(sub.cursor), page)
+                if not rows:
+                    continue
+                wanted = set(sub.types)
+                queue = [
+                    {"entry_id": e.id, "type": e.type, "case_id": e.subject, "status": outbox.PENDING,
+                     "body": e.body, "attempts": 0, "next_attempt_at": now, "created_at": now}  # fmt: skip
+                    for e in to_entries(rows)
+                    if not wanted or e.type in wanted
+                ]
+                outbox.fan_out(connection, sub.id, queue, Position(*rows[-1][0]).text())
+                queued += len(queue)
+        return queued
+
+    def deliver_once(self) -> int:
+        """Claim what is due, send it (concurrently), record what each got; how many were attempted."""
+        s = self.settings
+        now = self.clock.now()
+        with write_transaction(self.engine) as connection:
+            claimed = outbox.claim(connection, now, now + timedelta(seconds=s.lease_seconds), s.batch)
+        if not claimed:
+            return 0
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=s.senders, thread_name_prefix="webhook-send")
+        outcomes = list(self._pool.map(self._send, claimed))
+        done = self.clock.now()
+        retry_at: dict[int, datetime | None] = {}
+        for o in outcomes:
+            if not o.ok:
+                give_up = o.claimed.attempt >= s.max_attempts
+                retry_at[o.claimed.id] = None if give_up else done + timedelta(seconds=s.retry_delay(o.claimed.attempt))
+                self.log.warning("webhook_failed", delivery_id=o.claimed.id, subscription_id=o.claimed.subscription_id,
+                                 attempt=o.claimed.attempt, status_code=o.status_code, error=o.error,
+                                 gave_up=give_up)  # fmt: skip
+        with write_transaction(self.engine) as connection:
+            outbox.record(connection, outcomes, done, retry_at)
+        return len(outcomes)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        with self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+
+    # -- sending -------------------------------------------------------------------------------------
+
+    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+        """A kept-alive connection per sending thread and origin."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port)
+        pool: dict[Any, http.client.HTTPConnection] = getattr(self._local, "connections", None) or {}
+        self._local.connections = pool
+        conn = pool.get(key)
+        if conn is None:
+            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+            conn = kind(parts.hostname or "", parts.port, timeout=self.settings.timeout_seconds)
+            pool[key] = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return conn, path
+
+    def _send(self, claimed: outbox.Claimed) -> outbox.Outcome:
+        body = claimed.body.encode()
+        headers = {
+            "Content-Type": "application/cloudevents+json",
+            "Webhook-Id": claimed.entry_id,
+            "Webhook-Attempt": str(claimed.attempt),
+            HEADER: sign(claimed.secret, body, int(time.time())),
+        }
+        started = time.monotonic()
+        conn, path = self._connection(claimed.url)
+        code: int | None = None
+        error: str | None = None
+        for retry in (False, True):  # a kept-alive connection the server closed: one fresh try
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                code = response.status
+                if not 200 <= code < 300:
+                    error = f"HTTP {code}"
+                break
+            except (OSError, http.client.HTTPException) as err:
+                conn.close()
+                error = f"{type(err).__name__}: {err}"
+                if retry or not isinstance(err, _STALE):
+                    break
+        return outbox.Outcome(claimed, code, error, int((time.monotonic() - started) * 1000))
+

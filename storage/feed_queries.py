@@ -1,0 +1,170 @@
+"""The store-wide feed: applied events and due-soon notifications, merged in one order, read from a cursor.
+
+Every entry has a position ``(key, kind, id)``: ``kind`` 0 for an event row, 1 for a notification row.
+``key`` must make the set of rows a reader may see a *prefix* of that order, so a cursor never passes a
+row that commits later:
+
+* PostgreSQL: ``key`` is the writing transaction's id (``txid``, the column default
+  ``pg_current_xact_id()``). A reader serves only rows whose ``txid`` is below ``pg_snapshot_xmin`` of its
+  snapshot: every transaction with a smaller id has ended, and every transaction still to commit (in flight
+  or not yet begun) has an id at least that large, so nothing can later appear before a served row. Plain
+  id order is not enough: ids are taken at insert, not at commit, so a transaction holding id 5 can
+  commit after one holding id 6 has been served.
+* SQLite: one writer at a time, holding the file from its first write to commit, so ids are taken in
+  commit order; an event's ``key`` is its id, and a notification's is the highest event id when it was
+  written (its ``txid`` column, filled under the same write lock).
+
+A cursor is that position as text, ``"key.kind.id"``; ``"0.0.0"`` (or none) is the beginning.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+
+from storage.tables import events, notifications
+
+EVENT, NOTIFICATION = 0, 1
+_CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
+
+
+class Position(NamedTuple):
+    """Ordered as a tuple: key, then kind, then id (a tuple, not a dataclass: one is made per entry)."""
+
+    key: int
+    kind: int
+    id: int
+
+    def text(self) -> str:
+        return f"{self.key}.{self.kind}.{self.id}"
+
+
+START = Position(0, 0, 0)
+
+
+class BadCursor(ValueError):
+    """A cursor that is not one this feed gave out."""
+
+
+def parse_cursor(text: str | None) -> Position:
+    if text is None or text == "":
+        return START
+    match = _CURSOR.match(text)
+    if match is None:
+        raise BadCursor(f"{text!r} is not a feed cursor (give back a cursor the feed returned, like '0.0.0')")
+    return Position(int(match[1]), int(match[2]), int(match[3]))
+
+
+_XMIN = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+# An event's columns as the driver gives them: the stored data as its JSON text (spliced into the envelope
+# as it is, never parsed: service/feed.py), instants as SQLite's text or PostgreSQL's naive UTC datetimes.
+_EVENT_COLUMNS = (
+    events.c.id,
+    events.c.case_id,
+    events.c.seq,
+    events.c.name,
+    sa.cast(events.c.data, sa.Text).label("data"),  # PostgreSQL's json column too: psycopg would parse it
+    sa.type_coerce(events.c.occurred_at, sa.Text).label("occurred_at"),
+    sa.type_coerce(events.c.recorded_at, sa.Text).label("recorded_at"),
+    events.c.actor,
+    events.c.policy_id,
+    events.c.policy_version,
+    events.c.state_before,
+    events.c.state_after,
+)
+_EVENT_QUERIES = {  # built once: a page is a hot path
+    False: sa.select(events.c.id.label("key"), *_EVENT_COLUMNS),
+    True: sa.select(events.c.txid.label("key"), *_EVENT_COLUMNS),
+}
+
+
+def instant_text(value: Any) -> str:
+    """A stored UTC instant as RFC 3339 text ending in Z, microseconds only when there are any (as
+    ``datetime.isoformat`` writes them): from SQLite's ``YYYY-MM-DD HH:MM:SS.ffffff`` by slicing, or from
+    a datetime (naive UTC from PostgreSQL, or aware)."""
+    if isinstance(value, str):
+        fraction = value[19:26]
+        return f"{value[:10]}T{value[11:19]}{'' if fraction in ('', '.000000') else fraction}Z"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat() + "Z"
+
+
+def _after(key: Any, row_id: Any, kind: int, position: tuple[int, int, int]) -> Any:
+    """Rows of table ``kind`` positioned after ``position`` (the order is key, then kind, then id), written so
+    that the (key, id) index answers it as a range."""
+    after = Position(*position)
+    if key is row_id:  # SQLite's events: the key is the id itself
+        return row_id > after.key if after.kind >= kind else row_id >= after.key
+    if after.kind < kind:
+        return key >= after.key
+    if after.kind > kind:
+        return key > after.key
+    return sa.tuple_(key, row_id) > sa.tuple_(sa.literal(after.key), sa.literal(after.id))
+
+
+def _postgres(connection: sa.Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
+
+
+def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
+    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
+    postgres = _postgres(connection)
+    event_key = events.c.txid if postgres else events.c.id
+    query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
+    if postgres:
+        query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
+    else:
+        query = query.order_by(events.c.id)
+    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in connection.execute(query.limit(limit))]
+    note_query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
+    if postgres:
+        note_query = note_query.where(notifications.c.txid < _XMIN)
+    note_query = note_query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
+    notes: list[Row] = [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(note_query)]
+    if notes:
+        rows = sorted(rows + notes, key=lambda item: item[0])[:limit]
+    return rows
+
+
+def head(connection: sa.Connection) -> Position:
+    """The position of the last entry a reader may see now (a new subscription starts here)."""
+    rows: list[Position] = []
+    after = START
+    postgres = _postgres(connection)
+    event_key = events.c.txid if postgres else events.c.id
+    last = sa.select(event_key, events.c.id).order_by(event_key.desc(), events.c.id.desc()).limit(1)
+    last_note = sa.select(notifications.c.txid, notifications.c.id)
+    if postgres:
+        last = last.where(events.c.txid < _XMIN)
+        last_note = last_note.where(notifications.c.txid < _XMIN)
+    last_note = last_note.order_by(notifications.c.txid.desc(), notifications.c.id.desc()).limit(1)
+    row = connection.execute(last).first()
+    if row is not None:
+        rows.append(Position(row[0], EVENT, row[1]))
+    note = connection.execute(last_note).first()
+    if note is not None:
+        rows.append(Position(note[0], NOTIFICATION, note[1]))
+    return max(rows) if rows else after
+
+
+def insert_notification(connection: sa.Connection, row: dict[str, Any]) -> bool:
+    """Write one notification unless it was written before (once per type, case and deadline); True if new."""
+    values = dict(row)
+    if not _postgres(connection):  # its place in the feed: after every event committed so far
+        values["txid"] = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0)).scalar_subquery()
+    if _postgres(connection):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    statement = insert(notifications).values(**values).on_conflict_do_nothing().returning(notifications.c.id)
+    return connection.execute(statement).first() is not None

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
-from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, to_entries
+from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead, to_entries
 from service.logs import get_logger
 from service.signing import HEADER, sign
 from storage import outbox
@@ -147,6 +147,8 @@ class Webhooks:
         row = {"id": "wh_" + uuid.uuid4().hex[:20], "url": url, "types": wanted, "secret": secret,
                "created_at": self.clock.now()}  # fmt: skip
         with write_transaction(self.engine) as connection:
+            if start is not None:
+                refuse_if_ahead(connection, start, after)
             row["cursor"] = (start or head(connection)).text()
             outbox.add_subscription(connection, row)
         return {**row, "status": outbox.ACTIVE}

@@ -182,7 +182,11 @@ class Webhooks:
         _known_id(delivery_id)
         with write_transaction(self.engine) as connection:
             if not outbox.redeliver(connection, delivery_id, self.clock.now()):
-                raise ComplaintsError(f"no webhook delivery {delivery_id} (or it is being sent now)", code="not_found")
+                raise ComplaintsError(
+                    f"no webhook delivery {delivery_id} to send again (none, being sent now, or its subscription "
+                    "was removed)",
+                    code="not_found",
+                )
         return self.delivery(delivery_id)
 
     # -- the worker's steps --------------------------------------------------------------------------

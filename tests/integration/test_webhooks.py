@@ -119,6 +119,23 @@ def test_a_stored_url_that_cannot_be_sent_fails_its_own_delivery_and_holds_back_
     assert {s["id"]: s["status"] for s in hooks.list()}[broken["id"]] == "failing"
 
 
+def test_a_delivery_of_a_removed_subscription_is_not_sent_again(app: App, receiver: Receiver) -> None:
+    """Its log stays readable, but redelivery is not_found: nothing would ever claim it (no subscription)."""
+    hooks = Webhooks(app.engine, app.clock, FAST)
+    sub = hooks.add(receiver.url)
+    app.service.open_case(POLICY, RECEIVE, occurred_at=T0 - timedelta(hours=3))
+    drain(hooks, app)
+    [sent] = hooks.deliveries(sub["id"], 10)
+    assert hooks.redeliver(sent["id"])["status"] == "pending"
+    drain(hooks, app)
+    hooks.remove(sub["id"])
+    assert hooks.delivery(sent["id"])["status"] == "delivered"
+    with pytest.raises(ComplaintsError) as refused:
+        hooks.redeliver(sent["id"])
+    assert refused.value.code == "not_found" and "removed" in refused.value.detail
+    assert hooks.delivery(sent["id"])["status"] == "delivered" and len(receiver.delivered()) == 2
+
+
 def test_a_refused_command_is_never_delivered(app: App, receiver: Receiver) -> None:
     hooks = Webhooks(app.engine, app.clock, FAST)
     hooks.add(receiver.url)

@@ -31,4 +31,4 @@ def verify(secret: str, body: bytes, header: str, now: float | None = None, tole
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), parts.get("v1", "").encode())  # str compare: ASCII only

@@ -98,7 +98,7 @@ def test_the_doc_snippet_accepts_a_real_delivery_and_rejects_tampering_and_repla
     assert not verify(secret, body + b" ", header)
     assert not verify("whsec_not_the_secret", body, header)
     assert not verify(secret, body, header.replace("v1=", "v1=0"))
-    for garbage in ("", "t=abc,v1=00", "v1=00", "nonsense"):
+    for garbage in ("", "t=abc,v1=00", "v1=00", "nonsense", f"t={signed_at},v1=\u00e9", f"t={signed_at}"):
         assert not verify(secret, body, garbage)
     # a replay: the real header more than 5 minutes later, or a body signed (correctly) 301 s ago
     assert verify(secret, body, header, now=signed_at + 299)

@@ -155,6 +155,7 @@ def test_a_tampered_body_fails_the_signature_check() -> None:
     assert not verify("whsec_other", body, header)
     assert not verify("whsec_x", body, header, now=now + 3600)  # a replay an hour later
     assert not verify("whsec_x", body, "garbage")
+    assert not verify("whsec_x", body, f"t={now},v1=\u00e9")  # non-ASCII: False, not a TypeError
 
 
 def test_bad_subscriptions_are_422_naming_the_field_and_write_nothing(app: App) -> None:

@@ -1,19 +1,27 @@
-"""The signature check docs/integrators.md gives receivers to copy is run here, as the doc shows it, against a
-real delivery: taken from the doc by its heading and executed, it must accept what ``complaints serve`` sent
-to a loopback receiver, and refuse that body tampered with, another secret, and a timestamp older than 5
-minutes. So the snippet cannot drift from service/signing.py without this failing."""
+"""The Python docs/integrators.md gives integrators to copy is run here, as the doc shows it, against a real
+``complaints serve``: each block is taken from the doc by its heading and executed.
+
+- "Verifying a signature": accepts what ``complaints serve`` sent to a loopback receiver, and refuses that
+  body tampered with, another secret, and a timestamp older than 5 minutes (so it cannot drift from
+  service/signing.py).
+- "Following the feed": the reader that stores its cursor with each entry's effect handles every entry
+  exactly once across a crash in the middle of a page.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from api.bootstrap import Settings, bootstrap
+from api.http.deps import create_token
 from service.webhooks import Webhooks
 from tests.docs_blocks import ROOT, blocks
 from tests.e2e.serve_process import Served, start_serve
@@ -28,7 +36,7 @@ HEADING = "## Verifying a signature"
 Verify = Callable[..., bool]
 
 
-def snippet(path: Path = DOC, heading: str = HEADING) -> str:
+def snippet(heading: str = HEADING, path: Path = DOC) -> str:
     """The first ``python`` block under ``heading`` (before the next heading of its level)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == heading) + 1
@@ -38,15 +46,20 @@ def snippet(path: Path = DOC, heading: str = HEADING) -> str:
     return "\n".join(found[0].lines) + "\n"
 
 
-def doc_verify() -> Verify:
-    source = snippet()
-    for ours in ("service", "storage", "api", "workflow", "tests"):  # a receiver has none of the project
+def doc_function(heading: str, name: str) -> Callable[..., Any]:
+    """``name`` as the doc's block under ``heading`` defines it, run with nothing of the project imported."""
+    source = snippet(heading)
+    for ours in ("service", "storage", "api", "workflow", "tests"):  # an integrator has none of the project
         assert f"from {ours}" not in source and f"import {ours}" not in source, f"the snippet imports {ours}"
-    namespace: dict[str, object] = {"__name__": "receiver"}
-    exec(compile(source, f"{DOC.name}:{HEADING}", "exec"), namespace)  # noqa: S102 (the doc's own code)
-    verify = namespace.get("verify")
-    assert callable(verify), "the snippet defines no verify(secret, body, header)"
-    return verify  # type: ignore[return-value]
+    namespace: dict[str, object] = {"__name__": "integrator"}
+    exec(compile(source, f"{DOC.name}:{heading}", "exec"), namespace)  # noqa: S102 (the doc's own code)
+    found = namespace.get(name)
+    assert callable(found), f"the block under {heading!r} defines no {name}()"
+    return found
+
+
+def doc_verify() -> Verify:
+    return doc_function(HEADING, "verify")
 
 
 def test_the_snippet_is_found_under_its_heading() -> None:
@@ -105,3 +118,49 @@ def test_the_doc_snippet_accepts_a_real_delivery_and_rejects_tampering_and_repla
     assert not verify(secret, body, header, now=signed_at + 301)
     assert not verify(secret, body, _resigned(secret, body, int(time.time()) - 301))
     assert verify(secret, body, _resigned(secret, body, int(time.time()) - 5))
+
+
+class Crash(Exception):
+    """The reader's process dying while it handles an entry."""
+
+
+def test_the_doc_reader_handles_every_entry_exactly_once_across_a_crash(db_url: str, tmp_path: Path) -> None:
+    read_page = doc_function("## Following the feed", "read_page")
+    folder = write_policy(tmp_path / "policies")
+    app = bootstrap(Settings(db_url=db_url, extra_policy_dir=str(folder)), clock=SystemClock())
+    served: Served | None = None
+    db = sqlite3.connect(tmp_path / "reader.db", isolation_level=None)
+    db.execute("CREATE TABLE feed_position (cursor TEXT NOT NULL)")
+    db.execute("INSERT INTO feed_position VALUES ('0.0.0')")
+    db.execute("CREATE TABLE handled (id TEXT PRIMARY KEY)")  # a second handling of one entry would fail here
+    db.isolation_level = ""  # the doc's `with db:` opens and commits (or rolls back) each transaction
+    try:
+        for _ in range(5):
+            case_id = app.service.open_case(POLICY, RECEIVE)["id"]
+            app.service.apply(case_id, "withdraw", {})
+        token = create_token(app.engine, "reader", "automation", app.clock.now())
+        served = start_serve(db_url, tmp_path / "serve.log", extra_env={"COMPLAINTS_POLICY_DIR": str(folder)})
+        crash_at = {"event-4"}
+
+        def handle(connection: sqlite3.Connection, entry: dict[str, Any]) -> None:
+            connection.execute("INSERT INTO handled VALUES (?)", (entry["id"],))
+            if entry["id"] in crash_at:
+                crash_at.clear()
+                raise Crash  # mid-transaction: the insert above and this entry's cursor roll back together
+
+        with pytest.raises(Crash):
+            read_page(served.url, token, db, handle)
+        assert [r[0] for r in db.execute("SELECT id FROM handled ORDER BY rowid")] == ["event-1", "event-2", "event-3"]
+        end = time.monotonic() + 30
+        while read_page(served.url, token, db, handle):  # restarted: resumes at the stored cursor
+            assert time.monotonic() < end
+        handled = [r[0] for r in db.execute("SELECT id FROM handled ORDER BY rowid")]
+        assert handled == [f"event-{i}" for i in range(1, 11)]
+        case_id = app.service.open_case(POLICY, RECEIVE)["id"]  # a new event: the next read has it, and only it
+        assert read_page(served.url, token, db, handle) == 1
+        assert db.execute("SELECT count(*) FROM handled").fetchone() == (11,)
+    finally:
+        db.close()
+        if served is not None:
+            served.stop()
+        app.engine.dispose()

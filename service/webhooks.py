@@ -115,6 +115,9 @@ def check_url(url: str) -> str:
         raise refused from None
     if parts.scheme not in ("http", "https") or not parts.hostname or not _host_ok(parts.hostname) or port == 0:
         raise refused
+    if parts.username is not None or parts.password is not None:  # never sent (no Basic auth), and listed
+        why = "a user or password in the URL is never sent (a receiver checks the signature)"
+        raise EventRefused(["invalid_data"], {"url": why})
     return url
 
 

@@ -15,10 +15,8 @@ succeeds. Other subscriptions and other cases are never held back by it.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import os
 import random
-import re
 import secrets
 import threading
 import time
@@ -34,6 +32,7 @@ from sqlalchemy.engine import Engine
 from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead, to_entries
 from service.logs import get_logger
 from service.signing import HEADER, sign
+from service.webhook_urls import check_url
 from storage import outbox
 from storage.feed_queries import Position, head, parse_cursor, read_rows
 from storage.write_lock import write_transaction
@@ -83,39 +82,6 @@ def normalise_types(types: list[str] | None) -> list[str]:
         if full not in out:
             out.append(full)
     return out
-
-
-_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$")
-
-
-def _host_ok(host: str) -> bool:
-    """A DNS name (an internationalised one as its IDNA form) or an IP address literal."""
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
-    return bool(_HOST.match(ascii_host.lower()))
-
-
-def check_url(url: str) -> str:
-    """An http(s) URL a delivery can be sent to, or 422 naming ``url``: checked here, at subscription, so a
-    URL that can never be sent (a port out of range, a host with a space) is refused before it is stored."""
-    refused = EventRefused(["invalid_data"], {"url": f"{url!r} is not an http(s) URL"})
-    if any(c.isspace() or not c.isprintable() for c in url):
-        raise refused
-    parts = urlsplit(url)
-    try:
-        port = parts.port  # "Port out of range" or a port that is not a number: ValueError
-    except ValueError:
-        raise refused from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or not _host_ok(parts.hostname) or port == 0:
-        raise refused
-    return url
 
 
 def _known_id(delivery_id: int) -> None:

@@ -173,6 +173,7 @@ def test_bad_subscriptions_are_422_naming_the_field_and_write_nothing(app: App) 
         ({"url": "http://example.org/a b"}, "url"),
         ({"url": "http://example.org:0/x"}, "url"),
         ({"url": "http://under_score!.org/x"}, "url"),
+        ({"url": "https://crm:hunter2@example.org/x"}, "url"),  # credentials: never sent, and GET /webhooks lists
         ({"url": "http://example.org/x", "types": "deadline_passed"}, "types"),  # not a list
     ):
         answer = client.post("/webhooks", json=body, headers=auth)

@@ -115,9 +115,11 @@ def _postgres(connection: sa.Connection) -> bool:
 Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
-    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
-    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
+def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Any]:
+    """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first).
+
+    Fetched with one ``fetchall`` per page: iterating a result fetches row by row through the driver and
+    SQLAlchemy's result machinery, which cost more than building the entries (bench/feed.py)."""
     postgres = _postgres(connection)
     event_key = events.c.txid if postgres else events.c.id
     query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
@@ -125,15 +127,30 @@ def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int
         query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
     else:
         query = query.order_by(events.c.id)
-    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in connection.execute(query.limit(limit))]
-    note_query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
-    if postgres:
-        note_query = note_query.where(notifications.c.txid < _XMIN)
-    note_query = note_query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
-    notes: list[Row] = [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(note_query)]
+    return connection.execute(query.limit(limit)).fetchall()
+
+
+def read_notifications(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` due-soon notifications after ``after``, in feed order, with their positions."""
+    query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
+    if _postgres(connection):
+        query = query.where(notifications.c.txid < _XMIN)
+    query = query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
+    return [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(query).fetchall()]
+
+
+def merge(event_rows: list[Any], notes: list[Row], limit: int) -> list[Row]:
+    """Events and notifications as one list in feed order, at most ``limit`` long."""
+    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in event_rows]
     if notes:
         rows = sorted(rows + notes, key=lambda item: item[0])[:limit]
     return rows
+
+
+def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
+    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
+    return merge(read_events(connection, after, limit), read_notifications(connection, after, limit), limit)
 
 
 def head(connection: sa.Connection) -> Position:

@@ -21,6 +21,7 @@ from storage.feed_queries import (
     Position,
     Row,
     instant_text,
+    map_events,
     merge,
     parse_cursor,
     read_events,
@@ -86,16 +87,34 @@ def entry_type(name: str) -> str:
 
 
 _WHOLE = ("", ".000000")  # SQLite's text of an instant with no fraction of a second
+_PIECES: dict[tuple[Any, ...], tuple[str, str, str]] = {}  # the envelope's text that few distinct values make
+
+
+def _pieces(name: str, policy_id: str, version: int, before: str, after: str, actor: str | None) -> tuple[str, ...]:
+    """The parts of an event's envelope made only of its event name, policy, states and actor: a store has few
+    of these combinations, so each is written once (``_PIECES``, bounded) rather than once per entry."""
+    key = (name, policy_id, version, before, after, actor)
+    found = _PIECES.get(key)
+    if found is None:
+        if len(_PIECES) >= 4096:
+            _PIECES.clear()
+        found = _PIECES[key] = (
+            f'","source":"{SOURCE}","type":"{TYPE_PREFIX}{name}","subject":',
+            f',"policy_id":{_quote(policy_id)},"policy_version":{version},"event":"{name}",'
+            f'"state_before":"{before}","state_after":"{after}","occurred_at":"',
+            f'","actor":{"null" if actor is None else _quote(actor)},"data":',
+        )
+    return found
 
 
 def event_body(row: Any) -> str:
     """An event row's envelope (storage/feed_queries.py's columns, unpacked by place) as compact JSON text.
 
-    Written as text, not as dicts then ``json.dumps``: this is the feed's hot path, and the stored ``data`` is
-    JSON text already (it goes in as stored). Free text (case id, actor, policy id) is quoted by the JSON
-    encoder; event names and states are the vocabulary's identifiers; the key order is the documented one.
-    SQLite's instants (``YYYY-MM-DD HH:MM:SS.ffffff``) are sliced here rather than in a call per instant
-    (``instant_text``, which PostgreSQL's datetimes go through).
+    Written as text, not as dicts then ``json.dumps``: this is the feed's hot path (bench/feed.py), and the
+    stored ``data`` is JSON text already (it goes in as stored). Free text (case id, actor, policy id) is
+    quoted by the JSON encoder; event names and states are the vocabulary's identifiers; the key order is
+    the documented one. SQLite's instants (``YYYY-MM-DD HH:MM:SS.ffffff``) are sliced here rather than in a
+    call per instant (``instant_text``, which PostgreSQL's datetimes go through).
     """
     key, event_id, case_id, seq, name, data, occurred, recorded, actor, policy_id, version, before, after = row
     if type(occurred) is str and type(recorded) is str:
@@ -105,14 +124,14 @@ def event_body(row: Any) -> str:
         recorded = f"{recorded[:10]}T{recorded[11:19]}{'' if fraction in _WHOLE else fraction}Z"
     else:
         time, recorded = instant_text(occurred), instant_text(recorded)
+    kind, policy, by = _PIECES.get((name, policy_id, version, before, after, actor)) or _pieces(
+        name, policy_id, version, before, after, actor
+    )
     subject = _quote(case_id)
     return (
-        f'{{"specversion":"1.0","id":"event-{event_id}","source":"{SOURCE}","type":"{TYPE_PREFIX}{name}",'
-        f'"subject":{subject},"time":"{time}","datacontenttype":"application/json","cursor":"{key}.0.{event_id}",'
-        f'"data":{{"case_id":{subject},"seq":{seq},"policy_id":{_quote(policy_id)},"policy_version":{version},'
-        f'"event":"{name}","state_before":"{before}","state_after":"{after}","occurred_at":"{time}",'
-        f'"recorded_at":"{recorded}","actor":{"null" if actor is None else _quote(actor)},'
-        f'"data":{data}}}}}'
+        f'{{"specversion":"1.0","id":"event-{event_id}{kind}{subject},"time":"{time}",'
+        f'"datacontenttype":"application/json","cursor":"{key}.0.{event_id}","data":{{"case_id":{subject},'
+        f'"seq":{seq}{policy}{time}","recorded_at":"{recorded}{by}{data}}}}}'
     )
 
 
@@ -168,12 +187,9 @@ class Feed:
             raise EventRefused(["invalid_data"], {"limit": f"must be between 1 and {MAX_LIMIT}, got {limit}"})
         position = cursor_or_refuse(after)
         with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
-            event_rows = read_events(connection, position, limit)
             notes = read_notifications(connection, position, limit)
-        if notes:  # few (a reminder per deadline): merged in order with the events
-            rows = merge(event_rows, notes, limit)
-            return FeedPage(to_bodies(rows), Position(*rows[-1][0]).text())
-        if not event_rows:
-            return FeedPage([], position.text())
-        last = event_rows[-1]
-        return FeedPage([event_body(row) for row in event_rows], f"{last[0]}.{EVENT}.{last[1]}")
+            if notes:  # few (a reminder per deadline): merged in order with the events
+                rows = merge(read_events(connection, position, limit), notes, limit)
+                return FeedPage(to_bodies(rows), Position(*rows[-1][0]).text())
+            bodies, last = map_events(connection, position, limit, event_body)
+        return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")

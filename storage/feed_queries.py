@@ -20,14 +20,16 @@ A cursor is that position as text, ``"key.kind.id"``; ``"0.0.0"`` (or none) is t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
 from storage.tables import events, notifications
 
 EVENT, NOTIFICATION = 0, 1
+T = TypeVar("T")
 _CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
 
 
@@ -115,11 +117,7 @@ def _postgres(connection: sa.Connection) -> bool:
 Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Any]:
-    """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first).
-
-    Fetched with one ``fetchall`` per page: iterating a result fetches row by row through the driver and
-    SQLAlchemy's result machinery, which cost more than building the entries (bench/feed.py)."""
+def _events_result(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> sa.CursorResult[Any]:
     postgres = _postgres(connection)
     event_key = events.c.txid if postgres else events.c.id
     query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
@@ -127,7 +125,35 @@ def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: i
         query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
     else:
         query = query.order_by(events.c.id)
-    return connection.execute(query.limit(limit)).fetchall()
+    return connection.execute(query.limit(limit))
+
+
+def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Any]:
+    """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first), as rows
+    with attribute access."""
+    return _events_result(connection, after, limit).fetchall()
+
+
+def map_events(
+    connection: sa.Connection, after: tuple[int, int, int], limit: int, build: Callable[[tuple[Any, ...]], T]
+) -> tuple[list[T], tuple[Any, ...] | None]:
+    """``build`` of each event row ``read_events`` would give, as the driver's plain tuple, and the last row
+    (None when there was none): the feed's hot path (bench/feed.py).
+
+    Each row is taken from the DBAPI cursor and built at once: iterating a SQLAlchemy result wraps every
+    tuple in a row object, and ``fetchall`` keeps a page of tuples alive (cold in the CPU's cache by the
+    time they are built). These columns need no result processing (texts, integers, and PostgreSQL's
+    datetimes as psycopg makes them)."""
+    result = _events_result(connection, after, limit)
+    built: list[T] = []
+    add = built.append
+    last = None
+    try:
+        for last in result.cursor:
+            add(build(last))
+    finally:
+        result.close()
+    return built, last
 
 
 def read_notifications(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, to_entries
 from service.logs import get_logger
 from service.signing import HEADER, sign
+from service.webhook_sender import Link
 from storage import outbox
 from storage.feed_queries import Position, head, parse_cursor, read_rows
 from storage.write_lock import write_transaction
@@ -104,7 +105,7 @@ class Webhooks:
         self.log = get_logger("complaints.webhooks")
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []  # closed by close()
+        self._opened: list[Link] = []  # closed by close()
         self._opened_lock = threading.Lock()
 
     # -- admin -------------------------------------------------------------------------------------
@@ -241,17 +242,15 @@ class Webhooks:
 
     # -- sending -------------------------------------------------------------------------------------
 
-    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+    def _connection(self, url: str) -> tuple[Link, str]:
         """A kept-alive connection per sending thread and origin."""
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname, parts.port)
-        pool: dict[Any, http.client.HTTPConnection] = getattr(self._local, "connections", None) or {}
+        pool: dict[Any, Link] = getattr(self._local, "connections", None) or {}
         self._local.connections = pool
         conn = pool.get(key)
         if conn is None:
-            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            conn = kind(parts.hostname or "", parts.port, timeout=self.settings.timeout_seconds)
-            pool[key] = conn
+            conn = pool[key] = Link(parts, self.settings.timeout_seconds)
             with self._opened_lock:
                 self._opened.append(conn)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -271,15 +270,10 @@ class Webhooks:
         error: str | None = None
         for retry in (False, True):  # a kept-alive connection the server closed: one fresh try
             try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                code = response.status
-                if not 200 <= code < 300:
-                    error = f"HTTP {code}"
+                code = conn.post(path, headers, body)
+                error = None if 200 <= code < 300 else f"HTTP {code}"
                 break
             except (OSError, http.client.HTTPException) as err:
-                conn.close()
                 error = f"{type(err).__name__}: {err}"
                 if retry or not isinstance(err, _STALE):
                     break

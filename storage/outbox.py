@@ -140,10 +140,10 @@ _CLAIMABLE = (
     .order_by(_d.c.id)
     .limit(sa.bindparam("c_limit"))
 )
-_CLAIM = (
+_CLAIM = (  # one statement for the whole batch: no per-row parameters
     sa.update(_d)
-    .where(_d.c.id == sa.bindparam("b_id"))
-    .values(status=SENDING, attempts=sa.bindparam("b_attempt"), next_attempt_at=sa.bindparam("b_lease"))
+    .where(_d.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .values(status=SENDING, attempts=_d.c.attempts + 1, next_attempt_at=sa.bindparam("b_lease"))
 )
 
 
@@ -154,13 +154,13 @@ def claim(connection: sa.Connection, now: datetime, lease_until: datetime, limit
     if not rows:
         return []
     claimed = [Claimed(r.id, r.subscription_id, r.url, r.secret, r.entry_id, r.body, r.attempts + 1) for r in rows]
-    connection.execute(_CLAIM, [{"b_id": c.id, "b_attempt": c.attempt, "b_lease": lease_until} for c in claimed])
+    connection.execute(_CLAIM, {"b_ids": [c.id for c in claimed], "b_lease": lease_until})
     return claimed
 
 
-_RESULT = (
+_RESULT = (  # one statement per distinct result (usually one: every delivery answered 200, or 204)
     sa.update(_d)
-    .where(_d.c.id == sa.bindparam("b_id"))
+    .where(_d.c.id.in_(sa.bindparam("b_ids", expanding=True)))
     .values(
         status=sa.bindparam("b_status"),
         next_attempt_at=sa.bindparam("b_next"),
@@ -177,7 +177,8 @@ def record(
     """What each attempt got: delivered, to be retried at ``retry_at[id]``, or failed for good (None)."""
     if not outcomes:
         return
-    updates, attempts = [], []
+    updates: dict[tuple[Any, ...], list[int]] = {}
+    attempts = []
     healthy: set[str] = set()
     failing: set[str] = set()
     for o in outcomes:
@@ -191,16 +192,8 @@ def record(
             if after is None:
                 after = now
                 failing.add(c.subscription_id)
-        updates.append(
-            {
-                "b_id": c.id,
-                "b_status": status,
-                "b_next": after,
-                "b_code": o.status_code,
-                "b_error": (o.error or None) and o.error[:300],
-                "b_delivered": delivered,
-            }  # fmt: skip
-        )
+        result = (status, after, o.status_code, (o.error or None) and o.error[:300], delivered)
+        updates.setdefault(result, []).append(c.id)
         attempts.append(
             {
                 "delivery_id": c.id,
@@ -211,7 +204,9 @@ def record(
                 "duration_ms": o.duration_ms,
             }  # fmt: skip
         )
-    connection.execute(_RESULT, updates)
+    for (status, after, code, error, delivered), ids in updates.items():
+        values = {"b_status": status, "b_next": after, "b_code": code, "b_error": error, "b_delivered": delivered}
+        connection.execute(_RESULT, {"b_ids": ids, **values})
     connection.execute(sa.insert(webhook_attempts), attempts)
     if healthy - failing:
         connection.execute(

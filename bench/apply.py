@@ -82,13 +82,14 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "process") -> tuple[int, float, int]:
-    """Events applied, seconds, and webhook deliveries made while they were (0 without subscriptions)."""
+def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "process") -> tuple[int, float, int, float]:
+    """Events applied, seconds, webhook deliveries made meanwhile (0 without subscriptions), and this
+    process's CPU seconds (its delivery worker's included when it has one)."""
     clock = SettableClock()
     app = bootstrap(Settings(db_url=url), clock=clock)
     stop = _with_webhooks(url, app, webhooks, where)  # part 3: subscriptions delivered meanwhile
     count = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n_cases):
         clock.instant = T0
         case_id = app.service.open_case("code_2024", RECEIVE)["id"]
@@ -97,7 +98,7 @@ def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "pro
             clock.instant = T0 + timedelta(days=day)
             app.service.apply(case_id, name, data)
             count += 1
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     stop()
     delivered = 0
     if webhooks:
@@ -106,7 +107,7 @@ def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "pro
                 sa.text("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
             ).scalar()
     app.engine.dispose()
-    return count, elapsed, delivered
+    return count, elapsed, delivered, cpu
 
 
 def _with_webhooks(url: str, app: object, n: int, where: str) -> Callable[[], None]:
@@ -217,7 +218,7 @@ def main() -> None:
             webhooks_part(tmp, args.cases)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        n_events, service_s, _ = through_service(f"sqlite:///{tmp}/service.db", args.cases)
+        n_events, service_s, _, _ = through_service(f"sqlite:///{tmp}/service.db", args.cases)
         bare_s = bare_core(f"sqlite:///{tmp}/bare.db", n_events)
         service_rate, bare_rate = n_events / service_s, n_events / bare_s
         print(f"cores: {os.cpu_count()}")
@@ -246,26 +247,31 @@ def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
     same process (as ``complaints serve`` does) and by another process on the same SQLite file."""
     modes = {"none": (0, "process"), "thread": (2, "thread"), "process": (2, "process")}
     rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpu: dict[str, list[float]] = {mode: [] for mode in modes}  # this process's CPU seconds per event
     delivered: dict[str, int] = {mode: 0 for mode in modes}
     for turn in range(turns):
         for mode, (subs, where) in modes.items():
-            n, seconds, sent = through_service(f"sqlite:///{tmp}/hooks-{turn}-{mode}.db", n_cases, subs, where)
+            n, seconds, sent, used = through_service(f"sqlite:///{tmp}/hooks-{turn}-{mode}.db", n_cases, subs, where)
             rates[mode].append(n / seconds)
+            cpu[mode].append(used / n)
             delivered[mode] = max(delivered[mode], sent)
     best = {mode: max(r) for mode, r in rates.items()}
+    least = {mode: min(c) for mode, c in cpu.items()}
     without = best["none"]
     print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}")
-    print(
-        f"service, no subscriptions: {without:,.0f} events/s (turns: {', '.join(f'{r:,.0f}' for r in rates['none'])})"
-    )
+    turns_text = ", ".join(f"{r:,.0f}" for r in rates["none"])
+    print(f"service, no subscriptions: {without:,.0f} events/s (turns: {turns_text}); "
+          f"CPU {least['none'] * 1e6:,.0f} us per event")  # fmt: skip
     for mode, label in (("thread", "by this process's worker"), ("process", "by another process")):
         ratio = best[mode] / without
         print(f"service, 2 subscriptions delivered {label}: {best[mode]:,.0f} events/s "
-              f"({delivered[mode]:,} deliveries in the run); ratio {ratio:.2f} (target >= 0.9)")  # fmt: skip
+              f"({delivered[mode]:,} deliveries in the run); ratio {ratio:.2f} (target >= 0.9); "
+              f"this process's CPU {least[mode] * 1e6:,.0f} us per event")  # fmt: skip
     print(json.dumps({"without": round(without), "with_2_in_process": round(best["thread"]),
                       "with_2_other_process": round(best["process"]),
                       "ratio_in_process": round(best["thread"] / without, 3),
-                      "ratio_other_process": round(best["process"] / without, 3)}))  # fmt: skip
+                      "ratio_other_process": round(best["process"] / without, 3),
+                      "cpu_us_per_event": {mode: round(c * 1e6) for mode, c in least.items()}}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # the C encoder of one string: what json.dumps does
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
@@ -22,9 +23,7 @@ from storage.feed_queries import (
     Row,
     instant_text,
     map_events,
-    merge,
     parse_cursor,
-    read_events,
     read_notifications,
 )
 from workflow.errors import EventRefused
@@ -162,10 +161,6 @@ def notification_body(position: tuple[int, int, int], row: Any) -> str:
     return json.dumps(entry, separators=(",", ":"), default=str)
 
 
-def to_bodies(rows: list[Row]) -> list[str]:
-    return [event_body(row) if kind == "event" else notification_body(position, row) for position, kind, row in rows]
-
-
 def to_entries(rows: list[Row]) -> list[Entry]:
     """The rows as entries for the webhooks' fan-out."""
     return [
@@ -188,8 +183,16 @@ class Feed:
         position = cursor_or_refuse(after)
         with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
             notes = read_notifications(connection, position, limit)
-            if notes:  # few (a reminder per deadline): merged in order with the events
-                rows = merge(read_events(connection, position, limit), notes, limit)
-                return FeedPage(to_bodies(rows), Position(*rows[-1][0]).text())
-            bodies, last = map_events(connection, position, limit, event_body)
-        return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")
+            if not notes:  # the usual page: events only, built as they are read
+                bodies, last = map_events(connection, position, limit, event_body)
+                return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")
+            placed, _ = map_events(connection, position, limit, _placed)
+        placed += [(at, notification_body(at, row)) for at, _, row in notes]
+        placed.sort(key=itemgetter(0))  # positions are unique: (key, kind, id)
+        del placed[limit:]
+        return FeedPage([body for _, body in placed], Position(*placed[-1][0]).text())
+
+
+def _placed(row: tuple[Any, ...]) -> tuple[tuple[int, int, int], str]:
+    """An event's position and envelope, to merge with notifications."""
+    return (row[0], EVENT, row[1]), event_body(row)

@@ -33,7 +33,7 @@ class BackgroundWorker:
         remind: Callable[[datetime], int],
         sweep_seconds: float = 60.0,
         poll_seconds: float = 0.2,
-        round_seconds: float = 0.05,
+        round_seconds: float = 0.25,
         full_round: int = 500,
         on_stop: Callable[[], Any] | None = None,
     ) -> None:

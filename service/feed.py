@@ -11,11 +11,22 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote  # the C encoder of one string: what json.dumps does
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
 
-from storage.feed_queries import BadCursor, Position, Row, head, instant_text, parse_cursor, read_rows
+from storage.feed_queries import (
+    EVENT,
+    BadCursor,
+    Position,
+    Row,
+    head,
+    instant_text,
+    map_events,
+    parse_cursor,
+    read_notifications,
+)
 from workflow.errors import EventRefused
 from workflow.vocabulary import EVENTS
 
@@ -50,8 +61,17 @@ class FeedPage:
         return {"entries": self.entries, "next_cursor": self.next_cursor}
 
     def json(self) -> str:
-        """The page as ``GET /feed`` answers it: the envelopes' text spliced in, never parsed again."""
-        return f'{{"entries":[{",".join(self.bodies)}],"next_cursor":"{self.next_cursor}"}}'
+        """The page as ``GET /feed`` answers it: the envelopes' text spliced in, never parsed again.
+
+        One join makes the whole text: a join inside an f-string makes a page-sized string twice, and
+        allocating (then freeing) the second cost ten times the join itself (bench/feed.py)."""
+        tail = f'],"next_cursor":"{self.next_cursor}"}}'
+        if not self.bodies:
+            return '{"entries":[' + tail
+        parts = list(self.bodies)
+        parts[0] = '{"entries":[' + parts[0]
+        parts[-1] += tail
+        return ",".join(parts)
 
 
 def cursor_or_refuse(text: str | None, field: str = "after") -> Position:
@@ -76,23 +96,52 @@ def entry_type(name: str) -> str:
     return TYPE_PREFIX + name
 
 
+_WHOLE = ("", ".000000")  # SQLite's text of an instant with no fraction of a second
+_PIECES: dict[tuple[Any, ...], tuple[str, str, str]] = {}  # the envelope's text that few distinct values make
+
+
+def _pieces(name: str, policy_id: str, version: int, before: str, after: str, actor: str | None) -> tuple[str, ...]:
+    """The parts of an event's envelope made only of its event name, policy, states and actor: a store has few
+    of these combinations, so each is written once (``_PIECES``, bounded) rather than once per entry."""
+    key = (name, policy_id, version, before, after, actor)
+    found = _PIECES.get(key)
+    if found is None:
+        if len(_PIECES) >= 4096:
+            _PIECES.clear()
+        found = _PIECES[key] = (
+            f'","source":"{SOURCE}","type":"{TYPE_PREFIX}{name}","subject":',
+            f',"policy_id":{_quote(policy_id)},"policy_version":{version},"event":"{name}",'
+            f'"state_before":"{before}","state_after":"{after}","occurred_at":"',
+            f'","actor":{"null" if actor is None else _quote(actor)},"data":',
+        )
+    return found
+
+
 def event_body(row: Any) -> str:
     """An event row's envelope (storage/feed_queries.py's columns, unpacked by place) as compact JSON text.
 
-    Written as text, not as dicts then ``json.dumps``: this is the feed's hot path, and the stored ``data`` is
-    JSON text already (it goes in as stored). Free text (case id, actor, policy id) is quoted by the JSON
-    encoder; event names and states are the vocabulary's identifiers; the key order is the documented one.
+    Written as text, not as dicts then ``json.dumps``: this is the feed's hot path (bench/feed.py), and the
+    stored ``data`` is JSON text already (it goes in as stored). Free text (case id, actor, policy id) is
+    quoted by the JSON encoder; event names and states are the vocabulary's identifiers; the key order is
+    the documented one. SQLite's instants (``YYYY-MM-DD HH:MM:SS.ffffff``) are sliced here rather than in a
+    call per instant (``instant_text``, which PostgreSQL's datetimes go through).
     """
     key, event_id, case_id, seq, name, data, occurred, recorded, actor, policy_id, version, before, after = row
-    time = instant_text(occurred)
+    if type(occurred) is str and type(recorded) is str:
+        fraction = occurred[19:26]
+        time = f"{occurred[:10]}T{occurred[11:19]}{'' if fraction in _WHOLE else fraction}Z"
+        fraction = recorded[19:26]
+        recorded = f"{recorded[:10]}T{recorded[11:19]}{'' if fraction in _WHOLE else fraction}Z"
+    else:
+        time, recorded = instant_text(occurred), instant_text(recorded)
+    kind, policy, by = _PIECES.get((name, policy_id, version, before, after, actor)) or _pieces(
+        name, policy_id, version, before, after, actor
+    )
     subject = _quote(case_id)
     return (
-        f'{{"specversion":"1.0","id":"event-{event_id}","source":"{SOURCE}","type":"{TYPE_PREFIX}{name}",'
-        f'"subject":{subject},"time":"{time}","datacontenttype":"application/json","cursor":"{key}.0.{event_id}",'
-        f'"data":{{"case_id":{subject},"seq":{seq},"policy_id":{_quote(policy_id)},"policy_version":{version},'
-        f'"event":"{name}","state_before":"{before}","state_after":"{after}","occurred_at":"{time}",'
-        f'"recorded_at":"{instant_text(recorded)}","actor":{"null" if actor is None else _quote(actor)},'
-        f'"data":{data}}}}}'
+        f'{{"specversion":"1.0","id":"event-{event_id}{kind}{subject},"time":"{time}",'
+        f'"datacontenttype":"application/json","cursor":"{key}.0.{event_id}","data":{{"case_id":{subject},'
+        f'"seq":{seq}{policy}{time}","recorded_at":"{recorded}{by}{data}}}}}'
     )
 
 
@@ -123,10 +172,6 @@ def notification_body(position: tuple[int, int, int], row: Any) -> str:
     return json.dumps(entry, separators=(",", ":"), default=str)
 
 
-def to_bodies(rows: list[Row]) -> list[str]:
-    return [event_body(row) if kind == "event" else notification_body(position, row) for position, kind, row in rows]
-
-
 def to_entries(rows: list[Row]) -> list[Entry]:
     """The rows as entries for the webhooks' fan-out."""
     return [
@@ -148,8 +193,19 @@ class Feed:
             raise EventRefused(["invalid_data"], {"limit": f"must be between 1 and {MAX_LIMIT}, got {limit}"})
         position = cursor_or_refuse(after)
         with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
-            rows = read_rows(connection, position, limit)
-            if not rows:
-                refuse_if_ahead(connection, position, after)
-        last = Position(*rows[-1][0]) if rows else position
-        return FeedPage(to_bodies(rows), last.text())
+            notes = read_notifications(connection, position, limit)
+            if not notes:  # the usual page: events only, built as they are read
+                bodies, last = map_events(connection, position, limit, event_body)
+                if not bodies:
+                    refuse_if_ahead(connection, position, after)
+                return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")
+            placed, _ = map_events(connection, position, limit, _placed)
+        placed += [(at, notification_body(at, row)) for at, _, row in notes]
+        placed.sort(key=itemgetter(0))  # positions are unique: (key, kind, id)
+        del placed[limit:]
+        return FeedPage([body for _, body in placed], Position(*placed[-1][0]).text())
+
+
+def _placed(row: tuple[Any, ...]) -> tuple[tuple[int, int, int], str]:
+    """An event's position and envelope, to merge with notifications."""
+    return (row[0], EVENT, row[1]), event_body(row)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead, to_entries
 from service.logs import get_logger
 from service.signing import HEADER, sign
+from service.webhook_sender import Link
 from service.webhook_urls import check_url
 from storage import outbox
 from storage.feed_queries import Position, head, parse_cursor, read_rows
@@ -98,7 +99,7 @@ class Webhooks:
         self.log = get_logger("complaints.webhooks")
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []  # closed by close()
+        self._opened: list[Link] = []  # closed by close()
         self._opened_lock = threading.Lock()
 
     # -- admin -------------------------------------------------------------------------------------
@@ -158,30 +159,58 @@ class Webhooks:
     # -- the worker's steps --------------------------------------------------------------------------
 
     def fan_out(self, page: int = 1000) -> int:
-        """Copy new feed entries into each subscription's deliveries; how many were queued."""
-        queued = 0
+        """Copy new feed entries into each subscription's deliveries; how many were queued.
+
+        A read without locks first: when every subscription is at the feed's head (the usual case between
+        commands) no write transaction is begun, so the SQLite writer lock stays free for commands.
+        Subscriptions at the same cursor (the usual case) share one read of the feed and its envelopes;
+        every subscription's deliveries go in one batched INSERT."""
+        with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
+            cursors = outbox.subscription_cursors(connection)
+            if not cursors:
+                return 0
+            last = head(connection)
+        if all(parse_cursor(cursor) >= last for cursor in cursors):
+            return 0
+        queue: list[dict[str, Any]] = []
+        moved: dict[str, str] = {}
         with write_transaction(self.engine) as connection:
-            subscriptions = outbox.subscriptions_to_fan_out(connection)
             now = self.clock.now()
-            for sub in subscriptions:
-                rows = read_rows(connection, parse_cursor(sub.cursor), page)
-                if not rows:
+            read: dict[str, tuple[list[Any], str]] = {}  # cursor -> (entries after it, the cursor after them)
+            for sub in outbox.subscriptions_to_fan_out(connection):
+                if sub.cursor not in read:
+                    rows = read_rows(connection, parse_cursor(sub.cursor), page)
+                    read[sub.cursor] = (to_entries(rows), Position(*rows[-1][0]).text() if rows else sub.cursor)
+                entries, after = read[sub.cursor]
+                if not entries:
                     continue
                 wanted = set(sub.types)
-                queue = [
-                    {"entry_id": e.id, "type": e.type, "case_id": e.subject, "status": outbox.PENDING,
-                     "body": e.body, "attempts": 0, "next_attempt_at": now, "created_at": now}  # fmt: skip
-                    for e in to_entries(rows)
+                queue += [
+                    {
+                        "subscription_id": sub.id,
+                        "entry_id": e.id,
+                        "type": e.type,
+                        "case_id": e.subject,
+                        "status": outbox.PENDING,
+                        "body": e.body,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }  # fmt: skip
+                    for e in entries
                     if not wanted or e.type in wanted
                 ]
-                outbox.fan_out(connection, sub.id, queue, Position(*rows[-1][0]).text())
-                queued += len(queue)
-        return queued
+                moved[sub.id] = after
+            outbox.fan_out(connection, queue, moved)
+        return len(queue)
 
     def deliver_once(self) -> int:
         """Claim what is due, send it (concurrently), record what each got; how many were attempted."""
         s = self.settings
         now = self.clock.now()
+        with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
+            if not outbox.anything_due(connection, now):  # idle: no write lock taken
+                return 0
         with write_transaction(self.engine) as connection:
             claimed = outbox.claim(connection, now, now + timedelta(seconds=s.lease_seconds), s.batch)
         if not claimed:
@@ -213,17 +242,15 @@ class Webhooks:
 
     # -- sending -------------------------------------------------------------------------------------
 
-    def _connection(self, url: str) -> tuple[http.client.HTTPConnection, str]:
+    def _connection(self, url: str) -> tuple[Link, str]:
         """A kept-alive connection per sending thread and origin."""
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname, parts.port)
-        pool: dict[Any, http.client.HTTPConnection] = getattr(self._local, "connections", None) or {}
+        pool: dict[Any, Link] = getattr(self._local, "connections", None) or {}
         self._local.connections = pool
         conn = pool.get(key)
         if conn is None:
-            kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-            conn = kind(parts.hostname or "", parts.port, timeout=self.settings.timeout_seconds)
-            pool[key] = conn
+            conn = pool[key] = Link(parts, self.settings.timeout_seconds)
             with self._opened_lock:
                 self._opened.append(conn)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -246,17 +273,11 @@ class Webhooks:
             return outbox.Outcome(claimed, None, f"bad URL: {err}", 0)
         for retry in (False, True):  # a kept-alive connection the server closed: one fresh try
             try:
-                conn.request("POST", path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                code = response.status
-                if not 200 <= code < 300:
-                    error = f"HTTP {code}"
+                code = conn.post(path, headers, body)
+                error = None if 200 <= code < 300 else f"HTTP {code}"
                 break
             except (OSError, http.client.HTTPException) as err:
-                conn.close()
                 error = f"{type(err).__name__}: {err}"
                 if retry or not isinstance(err, _STALE):
                     break
         return outbox.Outcome(claimed, code, error, int((time.monotonic() - started) * 1000))
-

@@ -20,14 +20,16 @@ A cursor is that position as text, ``"key.kind.id"``; ``"0.0.0"`` (or none) is t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 
 from storage.tables import events, notifications
 
 EVENT, NOTIFICATION = 0, 1
+T = TypeVar("T")
 _CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
 _BIGINT = 2**63 - 1  # the largest id or transaction id a column holds
 
@@ -119,9 +121,7 @@ def _postgres(connection: sa.Connection) -> bool:
 Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
-    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
-    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
+def _events_result(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> sa.CursorResult[Any]:
     postgres = _postgres(connection)
     event_key = events.c.txid if postgres else events.c.id
     query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
@@ -129,15 +129,58 @@ def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int
         query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
     else:
         query = query.order_by(events.c.id)
-    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in connection.execute(query.limit(limit))]
-    note_query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
-    if postgres:
-        note_query = note_query.where(notifications.c.txid < _XMIN)
-    note_query = note_query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
-    notes: list[Row] = [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(note_query)]
+    return connection.execute(query.limit(limit))
+
+
+def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Any]:
+    """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first), as rows
+    with attribute access."""
+    return _events_result(connection, after, limit).fetchall()
+
+
+def map_events(
+    connection: sa.Connection, after: tuple[int, int, int], limit: int, build: Callable[[tuple[Any, ...]], T]
+) -> tuple[list[T], tuple[Any, ...] | None]:
+    """``build`` of each event row ``read_events`` would give, as the driver's plain tuple, and the last row
+    (None when there was none): the feed's hot path (bench/feed.py).
+
+    Each row is taken from the DBAPI cursor and built at once: iterating a SQLAlchemy result wraps every
+    tuple in a row object, and ``fetchall`` keeps a page of tuples alive (cold in the CPU's cache by the
+    time they are built). These columns need no result processing (texts, integers, and PostgreSQL's
+    datetimes as psycopg makes them)."""
+    result = _events_result(connection, after, limit)
+    built: list[T] = []
+    add = built.append
+    last = None
+    try:
+        for last in result.cursor:
+            add(build(last))
+    finally:
+        result.close()
+    return built, last
+
+
+def read_notifications(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` due-soon notifications after ``after``, in feed order, with their positions."""
+    query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
+    if _postgres(connection):
+        query = query.where(notifications.c.txid < _XMIN)
+    query = query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
+    return [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(query).fetchall()]
+
+
+def merge(event_rows: list[Any], notes: list[Row], limit: int) -> list[Row]:
+    """Events and notifications as one list in feed order, at most ``limit`` long."""
+    rows: list[Row] = [((row[0], EVENT, row[1]), "event", row) for row in event_rows]
     if notes:
         rows = sorted(rows + notes, key=lambda item: item[0])[:limit]
     return rows
+
+
+def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+    """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
+    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
+    return merge(read_events(connection, after, limit), read_notifications(connection, after, limit), limit)
 
 
 def head(connection: sa.Connection) -> Position:

@@ -92,10 +92,33 @@ def subscriptions_to_fan_out(connection: sa.Connection) -> list[Any]:
     return list(connection.execute(query))
 
 
-def fan_out(connection: sa.Connection, subscription_id: str, rows: Sequence[dict[str, Any]], cursor: str) -> None:
+def subscription_cursors(connection: sa.Connection) -> list[str]:
+    """Every subscription's feed cursor, read without locking anything: is there anything to fan out?"""
+    return list(connection.execute(sa.select(_s.c.cursor)).scalars())
+
+
+_MOVE = sa.update(_s).where(_s.c.id == sa.bindparam("b_id")).values(cursor=sa.bindparam("b_cursor"))
+
+
+def fan_out(connection: sa.Connection, rows: Sequence[dict[str, Any]], cursors: dict[str, str]) -> None:
+    """Queue ``rows`` (each with its ``subscription_id``) and move each subscription to its new cursor: one
+    batched INSERT and one batched UPDATE, whatever the number of subscriptions."""
     if rows:
-        connection.execute(sa.insert(_d), [{**r, "subscription_id": subscription_id} for r in rows])
-    connection.execute(sa.update(_s).where(_s.c.id == subscription_id).values(cursor=cursor))
+        connection.execute(sa.insert(_d), list(rows))
+    if cursors:
+        connection.execute(_MOVE, [{"b_id": sid, "b_cursor": cursor} for sid, cursor in cursors.items()])
+
+
+_ANY_DUE = (
+    sa.select(_d.c.id)
+    .where(_d.c.status.in_((PENDING, SENDING)), _d.c.next_attempt_at <= sa.bindparam("c_now"))
+    .limit(1)
+)
+
+
+def anything_due(connection: sa.Connection, now: datetime) -> bool:
+    """Whether any delivery is due now (an index lookup, no lock): an idle worker takes no write lock."""
+    return connection.execute(_ANY_DUE, {"c_now": now}).first() is not None
 
 
 # -- claims and results --------------------------------------------------------------------------------
@@ -117,10 +140,10 @@ _CLAIMABLE = (
     .order_by(_d.c.id)
     .limit(sa.bindparam("c_limit"))
 )
-_CLAIM = (
+_CLAIM = (  # one statement for the whole batch: no per-row parameters
     sa.update(_d)
-    .where(_d.c.id == sa.bindparam("b_id"))
-    .values(status=SENDING, attempts=sa.bindparam("b_attempt"), next_attempt_at=sa.bindparam("b_lease"))
+    .where(_d.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .values(status=SENDING, attempts=_d.c.attempts + 1, next_attempt_at=sa.bindparam("b_lease"))
 )
 
 
@@ -131,13 +154,13 @@ def claim(connection: sa.Connection, now: datetime, lease_until: datetime, limit
     if not rows:
         return []
     claimed = [Claimed(r.id, r.subscription_id, r.url, r.secret, r.entry_id, r.body, r.attempts + 1) for r in rows]
-    connection.execute(_CLAIM, [{"b_id": c.id, "b_attempt": c.attempt, "b_lease": lease_until} for c in claimed])
+    connection.execute(_CLAIM, {"b_ids": [c.id for c in claimed], "b_lease": lease_until})
     return claimed
 
 
-_RESULT = (
+_RESULT = (  # one statement per distinct result (usually one: every delivery answered 200, or 204)
     sa.update(_d)
-    .where(_d.c.id == sa.bindparam("b_id"))
+    .where(_d.c.id.in_(sa.bindparam("b_ids", expanding=True)))
     .values(
         status=sa.bindparam("b_status"),
         next_attempt_at=sa.bindparam("b_next"),
@@ -154,7 +177,8 @@ def record(
     """What each attempt got: delivered, to be retried at ``retry_at[id]``, or failed for good (None)."""
     if not outcomes:
         return
-    updates, attempts = [], []
+    updates: dict[tuple[Any, ...], list[int]] = {}
+    attempts = []
     healthy: set[str] = set()
     failing: set[str] = set()
     for o in outcomes:
@@ -168,15 +192,21 @@ def record(
             if after is None:
                 after = now
                 failing.add(c.subscription_id)
-        updates.append(
-            {"b_id": c.id, "b_status": status, "b_next": after, "b_code": o.status_code,
-             "b_error": (o.error or None) and o.error[:300], "b_delivered": delivered}  # fmt: skip
-        )
+        result = (status, after, o.status_code, (o.error or None) and o.error[:300], delivered)
+        updates.setdefault(result, []).append(c.id)
         attempts.append(
-            {"delivery_id": c.id, "attempt": c.attempt, "at": now, "status_code": o.status_code,
-             "error": (o.error or None) and o.error[:300], "duration_ms": o.duration_ms}  # fmt: skip
+            {
+                "delivery_id": c.id,
+                "attempt": c.attempt,
+                "at": now,
+                "status_code": o.status_code,
+                "error": (o.error or None) and o.error[:300],
+                "duration_ms": o.duration_ms,
+            }  # fmt: skip
         )
-    connection.execute(_RESULT, updates)
+    for (status, after, code, error, delivered), ids in updates.items():
+        values = {"b_status": status, "b_next": after, "b_code": code, "b_error": error, "b_delivered": delivered}
+        connection.execute(_RESULT, {"b_ids": ids, **values})
     connection.execute(sa.insert(webhook_attempts), attempts)
     if healthy - failing:
         connection.execute(
@@ -186,9 +216,9 @@ def record(
         )
     if failing:
         connection.execute(
-            sa.update(_s).where(_s.c.id.in_(sorted(failing)), _s.c.status == ACTIVE).values(
-                status=FAILING, failing_since=now
-            )
+            sa.update(_s)
+            .where(_s.c.id.in_(sorted(failing)), _s.c.status == ACTIVE)
+            .values(status=FAILING, failing_since=now)
         )
 
 
@@ -213,8 +243,13 @@ def delivery(connection: sa.Connection, delivery_id: int) -> dict[str, Any] | No
     if row is None:
         return None
     tries = connection.execute(
-        sa.select(webhook_attempts.c.attempt, webhook_attempts.c.at, webhook_attempts.c.status_code,
-                  webhook_attempts.c.error, webhook_attempts.c.duration_ms)  # fmt: skip
+        sa.select(
+            webhook_attempts.c.attempt,
+            webhook_attempts.c.at,
+            webhook_attempts.c.status_code,
+            webhook_attempts.c.error,
+            webhook_attempts.c.duration_ms,
+        )  # fmt: skip
         .where(webhook_attempts.c.delivery_id == delivery_id)
         .order_by(webhook_attempts.c.id)
     )

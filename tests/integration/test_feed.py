@@ -17,7 +17,7 @@ from api.bootstrap import Settings, bootstrap
 from api.http.app import create_app
 from api.http.deps import create_token
 from service.feed import Feed
-from storage.feed_queries import START, read_rows
+from storage.feed_queries import START, insert_notification, read_rows
 from storage.tables import cases, events
 from tests.integration.test_timers_support import POLICY, RECEIVE, write_policy
 from workflow.clock import ManualClock
@@ -215,3 +215,32 @@ def test_the_database_written_envelope_says_what_the_stored_event_says(db_url: s
     )
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
     assert answer.json() == page.as_dict()
+
+
+def test_pages_with_reminders_between_events_give_the_feed_order(db_url: str, tmp_path: Path) -> None:
+    """A page with due-soon notifications in it merges them among the events (service/feed.py's slower path);
+    paging in small pages gives exactly the order of one read of everything (storage/feed_queries.read_rows)."""
+    app = _app(db_url, tmp_path)
+    for n in range(5):
+        case_id = app.service.open_case(POLICY, RECEIVE, occurred_at=T0)["id"]
+        with app.engine.begin() as connection:
+            insert_notification(connection, {
+                "type": "deadline_due_soon", "case_id": case_id, "deadline_number": 1, "policy_id": POLICY,
+                "policy_version": 1, "occurred_at": T0, "recorded_at": T0, "data": {"kind": "k", "n": n}})  # fmt: skip
+        app.service.apply(case_id, "withdraw", {}, occurred_at=T0)
+    with app.engine.connect() as connection, connection.begin():
+        everything = [f"{'event' if kind == 'event' else 'notification'}-{row.id}"
+                      for _, kind, row in read_rows(connection, START, 1000)]  # fmt: skip
+    assert len(everything) == 15 and sum(e.startswith("notification") for e in everything) == 5
+    feed = Feed(app.engine)
+    seen, cursor = [], None
+    for _ in range(20):
+        page = feed.page(cursor, 4)
+        if not page.bodies:
+            break
+        seen += page.entries
+        assert page.next_cursor == page.entries[-1]["cursor"]
+        cursor = page.next_cursor
+    assert [e["id"] for e in seen] == everything
+    reminder = next(e for e in seen if e["type"] == "uk.complaints.deadline_due_soon")
+    assert reminder["data"]["kind"] == "k" and reminder["subject"] == reminder["data"]["case_id"]

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from api.console.web import HERE
+from service.store_cache import StoreCache
 
 ROUTE_MODULES = (
     "api.console.routes_auth",
@@ -25,6 +26,8 @@ ROUTE_MODULES = (
 
 
 def mount(api: FastAPI) -> None:
+    """The console's routes and stylesheet; its cache of report figures (service/store_cache.py) on ``api.state``."""
+    api.state.console_cache = StoreCache(api.state.complaints.engine)
     api.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="console-static")
     for name in ROUTE_MODULES:
         api.include_router(importlib.import_module(name).router)

@@ -1,0 +1,68 @@
+"""The console's 12-month chart: received, responded within the Code's timescales, and breaches, per month.
+
+Each month's figures are the KPI report's (``ReportService.kpi``: the sum of
+``received``, of ``within_timescale`` and of ``breaches``), counted for all the
+months at once: one grouped query per figure (``storage.report_months``), and
+the Code check of responses the policy's own dates call on time (the
+``_responses`` step of the KPI report) run once over the whole span, each
+response counted in its month.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from storage.report_months import MonthQueries
+from workflow.calendar import local_date
+from workflow.lint import extension_within_code, response_within_code
+
+if TYPE_CHECKING:
+    from service.reports import ReportService
+
+
+def monthly(reports: ReportService, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
+    """(month, received, responded within the Code's timescales, breaches) for each of ``months`` (YYYY-MM)."""
+    from service.reports import calendar_month  # a cycle otherwise: reports delegates here
+
+    if not months:
+        return []
+    spans = [calendar_month(m) for m in months]
+    if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):  # not consecutive: month by month
+        return [row for m in months for row in monthly(reports, [m], policy)]
+    bounds = [start for start, _ in spans] + [spans[-1][1]]
+    policy_id, version = reports._policy_filter(policy)
+    with reports.engine.connect() as connection:
+        q = MonthQueries(connection, policy_id, version)
+        received = q.received_by_month(bounds)
+        responses = q.responses_by_month(bounds)
+        breaches = q.breaches_by_month(bounds)
+        within = {m: sum(n - late for n, late in by_stage.values()) for m, by_stage in responses.items()}
+        for month, n in _late_by_code(reports, q, bounds, responses).items():
+            within[month] -= n
+    return [(m, received.get(i, 0), within[i], breaches.get(i, 0)) for i, m in enumerate(months)]
+
+
+def _late_by_code(
+    reports: ReportService, q: MonthQueries, bounds: list[datetime], responses: dict[int, dict[int, tuple[int, int]]]
+) -> dict[int, int]:
+    """{month: responses on time by the policy's own dates that missed the Code's}, as ``_responses`` finds them."""
+    code = reports.code
+    out: dict[int, int] = {}
+    for policy in reports.catalog.all():
+        if q.policy_id is not None and policy.id != q.policy_id:
+            continue
+        for stage in (1, 2):
+            if policy.version != (q.version or policy.version):
+                continue
+            base_ok = response_within_code(policy, code, stage)
+            issued = any(by_stage[stage][0] for by_stage in responses.values())
+            if not issued or (base_ok and extension_within_code(policy, code, stage)):
+                continue
+            rows = q.on_time_responses(bounds[0], bounds[-1], policy.id, policy.version, stage, base_ok)
+            for row in rows:
+                if row.met_due is not None and local_date(row.occurred_at) > reports._code_limit(policy, stage, row):
+                    month = bisect_right(bounds, row.occurred_at) - 1
+                    out[month] = out.get(month, 0) + 1
+    return out

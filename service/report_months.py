@@ -11,46 +11,46 @@ response counted in its month.
 from __future__ import annotations
 
 from bisect import bisect_right
-from datetime import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
 
 from storage.report_months import MonthQueries
 from workflow.calendar import local_date
+from workflow.catalog import Catalog
 from workflow.lint import extension_within_code, response_within_code
+from workflow.policy import Policy
 
-if TYPE_CHECKING:
-    from service.reports import ReportService
+CodeLimit = Callable[[Policy, int, Any], date]  # ReportService._code_limit: the last day the Code allows
 
 
-def monthly(reports: ReportService, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
-    """(month, received, responded within the Code's timescales, breaches) for each of ``months`` (YYYY-MM)."""
-    from service.reports import calendar_month  # a cycle otherwise: reports delegates here
-
-    if not months:
+def monthly(
+    q: MonthQueries, spans: list[tuple[datetime, datetime]], catalog: Catalog, code: Policy, code_limit: CodeLimit
+) -> list[tuple[int, int, int]]:
+    """(received, responded within the Code's timescales, breaches) for each of ``spans`` (consecutive months)."""
+    if not spans:
         return []
-    spans = [calendar_month(m) for m in months]
-    if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):  # not consecutive: month by month
-        return [row for m in months for row in monthly(reports, [m], policy)]
     bounds = [start for start, _ in spans] + [spans[-1][1]]
-    policy_id, version = reports._policy_filter(policy)
-    with reports.engine.connect() as connection:
-        q = MonthQueries(connection, policy_id, version)
-        received = q.received_by_month(bounds)
-        responses = q.responses_by_month(bounds)
-        breaches = q.breaches_by_month(bounds)
-        within = {m: sum(n - late for n, late in by_stage.values()) for m, by_stage in responses.items()}
-        for month, n in _late_by_code(reports, q, bounds, responses).items():
-            within[month] -= n
-    return [(m, received.get(i, 0), within[i], breaches.get(i, 0)) for i, m in enumerate(months)]
+    received = q.received_by_month(bounds)
+    responses = q.responses_by_month(bounds)
+    breaches = q.breaches_by_month(bounds)
+    within = {m: sum(n - late for n, late in by_stage.values()) for m, by_stage in responses.items()}
+    for month, n in _late_by_code(q, bounds, responses, catalog, code, code_limit).items():
+        within[month] -= n
+    return [(received.get(i, 0), within[i], breaches.get(i, 0)) for i in range(len(spans))]
 
 
 def _late_by_code(
-    reports: ReportService, q: MonthQueries, bounds: list[datetime], responses: dict[int, dict[int, tuple[int, int]]]
+    q: MonthQueries,
+    bounds: list[datetime],
+    responses: dict[int, dict[int, tuple[int, int]]],
+    catalog: Catalog,
+    code: Policy,
+    code_limit: CodeLimit,
 ) -> dict[int, int]:
     """{month: responses on time by the policy's own dates that missed the Code's}, as ``_responses`` finds them."""
-    code = reports.code
     out: dict[int, int] = {}
-    for policy in reports.catalog.all():
+    for policy in catalog.all():
         if q.policy_id is not None and policy.id != q.policy_id:
             continue
         for stage in (1, 2):
@@ -60,9 +60,8 @@ def _late_by_code(
             issued = any(by_stage[stage][0] for by_stage in responses.values())
             if not issued or (base_ok and extension_within_code(policy, code, stage)):
                 continue
-            rows = q.on_time_responses(bounds[0], bounds[-1], policy.id, policy.version, stage, base_ok)
-            for row in rows:
-                if row.met_due is not None and local_date(row.occurred_at) > reports._code_limit(policy, stage, row):
+            for row in q.on_time_responses(bounds[0], bounds[-1], policy.id, policy.version, stage, base_ok):
+                if row.met_due is not None and local_date(row.occurred_at) > code_limit(policy, stage, row):
                     month = bisect_right(bounds, row.occurred_at) - 1
                     out[month] = out.get(month, 0) + 1
     return out

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from service import report_months
+from storage.report_months import MonthQueries
 from storage.report_queries import S1_STATES, S2_STATES, ReportQueries, as_date
 from workflow.calendar import Duration, WorkingCalendar, local_date, start_of_local_day
 from workflow.catalog import Catalog
@@ -209,7 +210,14 @@ class ReportService:
         """(month, received, responded within the Code's timescales, breaches) per month: the KPI report's own
         figures for each month, without its day counts and ages, one grouped query per figure
         (``service.report_months``)."""
-        return report_months.monthly(self, months, policy)
+        spans = [calendar_month(m) for m in months]
+        if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):  # not consecutive: one by one
+            return [row for m in months for row in self.monthly([m], policy)]
+        policy_id, version = self._policy_filter(policy)
+        with self.engine.connect() as connection:
+            q = MonthQueries(connection, policy_id, version)
+            figures = report_months.monthly(q, spans, self.catalog, self.code, self._code_limit)
+        return [(m, *row) for m, row in zip(months, figures, strict=True)]
 
     def _policy_filter(self, policy: str | None) -> tuple[str | None, int | None]:
         if policy is None:

@@ -54,12 +54,12 @@ LETTER = {"decision": "upheld", "reasons": "r", "remedy": "x", "outstanding_acti
 CHUNK = 20_000
 
 CASE_COLS = [c.name for c in cases.c]
-EVENT_COLS = [c.name for c in events.c if c.name not in {"id", "txid"}]  # txid: the column default (the feed's)
+EVENT_COLS = [c.name for c in events.c if c.name != "id"]
 DEADLINE_COLS = [c.name for c in deadlines.c]
 # Columns other revisions add (the hash chain): a filler of the right shape, so rows insert whatever the schema.
 EVENT_FILLERS = {c.name: "0" * 64 for c in events.c if c.name not in {
-    "id", "txid", "case_id", "seq", "name", "data", "occurred_at", "recorded_at", "actor", "policy_id",
-    "policy_version", "state_before", "state_after"}}  # fmt: skip
+    "id", "case_id", "seq", "name", "data", "occurred_at", "recorded_at", "actor", "policy_id", "policy_version",
+    "state_before", "state_after"}}  # fmt: skip
 
 
 # Indexes the reports want beyond migration 0001's (migration 0003; docs/design.md, Reports benchmark).
@@ -228,7 +228,7 @@ def case_row(w: CaseWriter) -> dict[str, Any]:
     return {
         "id": w.id, "policy_id": w.policy, "policy_version": w.version, "state": w.state,
         "closure_reason": w.closure, "version": len(w.events), "opened_at": first, "updated_at": last,
-        "breach_count": breaches, "snapshot": snapshot, "external_ref": None,
+        "breach_count": breaches, "snapshot": snapshot,
     }  # fmt: skip
 
 

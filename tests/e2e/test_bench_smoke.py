@@ -19,6 +19,7 @@ SMALL = {
     "work": ["--cases", "300", "--no-postgres", "--repeat", "1"],
     "replay": ["--cases", "200"],
     "apply": ["--cases", "100", "--memory-cases", "100"],
+    "console": ["--cases", "300", "--no-postgres", "--runs", "1"],
 }
 
 

@@ -37,13 +37,13 @@ class StoreCache:
         with self.engine.connect() as connection:
             return store_version(connection)
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+    def get(self, key: Hashable, compute: Callable[[], T], version: tuple[int, ...] | None = None) -> T:
         """``compute()``'s value for ``key``, computed again if an event was committed since it was kept.
 
-        The version is read before computing, so a value is kept under a version no newer than the
-        store it was computed on: a later event always makes it stale.
+        The version is read before computing (or given: one read for a page's several figures), so a value
+        is kept under a version no newer than the store it was computed on: a later event makes it stale.
         """
-        version = self.version()
+        version = self.version() if version is None else version
         with self._lock:
             kept = self._entries.get(key)
             if kept is not None and kept[0] == version:

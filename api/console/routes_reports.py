@@ -11,6 +11,7 @@ second view, a chosen month or the CSV download reuse them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -75,15 +76,21 @@ class CachedReports:
         app = request.app.state.complaints
         self.service = ReportService(app.engine, app.catalog)
         self.cache: StoreCache = request.app.state.console_cache
+        self.version: tuple[int, ...] | None = None  # read once, at the first figure: one read per page
+
+    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        if self.version is None:
+            self.version = self.cache.version()
+        return self.cache.get(key, compute, self.version)
 
     def tsm(self, year: int, homes: int) -> dict[str, Any]:
-        return self.cache.get(("tsm", year, homes), lambda: self.service.tsm(year, homes))
+        return self._get(("tsm", year, homes), lambda: self.service.tsm(year, homes))
 
     def kpi(self, month: str, policy: str | None) -> dict[str, Any]:
-        return self.cache.get(("kpi", month, policy), lambda: self.service.kpi(month, policy))
+        return self._get(("kpi", month, policy), lambda: self.service.kpi(month, policy))
 
     def monthly(self, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
-        return self.cache.get(("monthly", tuple(months), policy), lambda: self.service.monthly(months, policy))
+        return self._get(("monthly", tuple(months), policy), lambda: self.service.monthly(months, policy))
 
 
 def trend(reports: ReportService | CachedReports, month: str, policy: str | None) -> Table:

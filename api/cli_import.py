@@ -65,8 +65,5 @@ def _print(result: ImportResult) -> None:
     for state, count in sorted(result.states.items()):
         print(f"  {state}: {count}")
     for r in result.rejects:
-        print(
-            f"  rejected {r.external_ref or '(no reference)'} line {r.line} {r.event}: {' '.join(r.reasons)}"
-            f"  {r.detail}",
-            file=sys.stderr,
-        )
+        print(f"  rejected {r.external_ref or '(no reference)'} line {r.line} {r.event}: {' '.join(r.reasons)}"
+              f"  {r.detail}", file=sys.stderr)

@@ -217,7 +217,7 @@ def _ocel(connection: Any, which: LogFilter, tick: Tick) -> Iterator[str]:
             parts.clear()
     for name in handler_names(connection, which):
         parts.append(item({"id": f"handler:{name}", "type": "handler", "attributes": []}))
-    yield "".join(parts) + '\n], "events": [\n'
+    yield "".join(parts) + "\n], \"events\": [\n"
     parts.clear()
     types: set[str] = set()
     first = True
@@ -227,30 +227,20 @@ def _ocel(connection: Any, which: LogFilter, tick: Tick) -> Iterator[str]:
         types.add(name)
         links = [{"objectId": row.case_id, "qualifier": "case"}]
         if row.name == DEADLINE_PASSED:
-            links.append(
-                {"objectId": _deadline_id(row.case_id, row.data["deadline"], row.data["due"]), "qualifier": "passed"}
-            )
+            links.append({"objectId": _deadline_id(row.case_id, row.data["deadline"], row.data["due"]),
+                          "qualifier": "passed"})
         elif row.name == "acknowledge" and row.data.get("handler"):
             links.append({"objectId": f"handler:{row.data['handler']}", "qualifier": "handled by"})
         values = _attrs(resource=row.actor, state_before=row.state_before, state_after=row.state_after)
-        parts.append(
-            item(
-                {
-                    "id": str(row.id),
-                    "type": name,
-                    "time": row.occurred_at.isoformat(),
-                    "attributes": values,
-                    "relationships": links,
-                }
-            )
-        )
+        parts.append(item({"id": str(row.id), "type": name, "time": row.occurred_at.isoformat(),
+                           "attributes": values, "relationships": links}))
         n += 1
         if n % CHUNK == 0:
             yield "".join(parts)
             parts.clear()
             tick(CHUNK)
     tail = [{"name": t, "attributes": event_attrs} for t in sorted(types)]
-    yield "".join(parts) + '\n], "eventTypes": ' + dump(tail) + "}\n"
+    yield "".join(parts) + "\n], \"eventTypes\": " + dump(tail) + "}\n"
     tick(n % CHUNK)
 
 

@@ -169,16 +169,8 @@ class Webhooks:
                     continue
                 wanted = set(sub.types)
                 queue = [
-                    {
-                        "entry_id": e.id,
-                        "type": e.type,
-                        "case_id": e.subject,
-                        "status": outbox.PENDING,
-                        "body": e.body,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }  # fmt: skip
+                    {"entry_id": e.id, "type": e.type, "case_id": e.subject, "status": outbox.PENDING,
+                     "body": e.body, "attempts": 0, "next_attempt_at": now, "created_at": now}  # fmt: skip
                     for e in to_entries(rows)
                     if not wanted or e.type in wanted
                 ]
@@ -264,3 +256,4 @@ class Webhooks:
                 if retry or not isinstance(err, _STALE):
                     break
         return outbox.Outcome(claimed, code, error, int((time.monotonic() - started) * 1000))
+

@@ -169,24 +169,12 @@ def record(
                 after = now
                 failing.add(c.subscription_id)
         updates.append(
-            {
-                "b_id": c.id,
-                "b_status": status,
-                "b_next": after,
-                "b_code": o.status_code,
-                "b_error": (o.error or None) and o.error[:300],
-                "b_delivered": delivered,
-            }  # fmt: skip
+            {"b_id": c.id, "b_status": status, "b_next": after, "b_code": o.status_code,
+             "b_error": (o.error or None) and o.error[:300], "b_delivered": delivered}  # fmt: skip
         )
         attempts.append(
-            {
-                "delivery_id": c.id,
-                "attempt": c.attempt,
-                "at": now,
-                "status_code": o.status_code,
-                "error": (o.error or None) and o.error[:300],
-                "duration_ms": o.duration_ms,
-            }  # fmt: skip
+            {"delivery_id": c.id, "attempt": c.attempt, "at": now, "status_code": o.status_code,
+             "error": (o.error or None) and o.error[:300], "duration_ms": o.duration_ms}  # fmt: skip
         )
     connection.execute(_RESULT, updates)
     connection.execute(sa.insert(webhook_attempts), attempts)
@@ -198,9 +186,9 @@ def record(
         )
     if failing:
         connection.execute(
-            sa.update(_s)
-            .where(_s.c.id.in_(sorted(failing)), _s.c.status == ACTIVE)
-            .values(status=FAILING, failing_since=now)
+            sa.update(_s).where(_s.c.id.in_(sorted(failing)), _s.c.status == ACTIVE).values(
+                status=FAILING, failing_since=now
+            )
         )
 
 
@@ -225,13 +213,8 @@ def delivery(connection: sa.Connection, delivery_id: int) -> dict[str, Any] | No
     if row is None:
         return None
     tries = connection.execute(
-        sa.select(
-            webhook_attempts.c.attempt,
-            webhook_attempts.c.at,
-            webhook_attempts.c.status_code,
-            webhook_attempts.c.error,
-            webhook_attempts.c.duration_ms,
-        )  # fmt: skip
+        sa.select(webhook_attempts.c.attempt, webhook_attempts.c.at, webhook_attempts.c.status_code,
+                  webhook_attempts.c.error, webhook_attempts.c.duration_ms)  # fmt: skip
         .where(webhook_attempts.c.delivery_id == delivery_id)
         .order_by(webhook_attempts.c.id)
     )

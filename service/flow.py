@@ -8,12 +8,14 @@ in a state before each move is counted here with the case's policy calendar
 from __future__ import annotations
 
 import statistics
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from storage.flow_queries import Cohort, case_count, state_changes, transition_counts
+from service.reports import WorkingDayCounts
+from storage.flow_queries import Cohort, StateChanges, case_count, state_change_days, transition_counts
 from storage.unit_of_work import UnitOfWorkFactory
-from workflow.calendar import WorkingCalendar, local_date, start_of_local_day
+from workflow.calendar import WorkingCalendar, start_of_local_day
 from workflow.catalog import Catalog
 from workflow.diagrams import Diagram
 from workflow.diagrams.overlays import FlowStep, flow_diagram
@@ -63,6 +65,25 @@ def _calendar(catalog: Catalog, chosen: Policy, version: int) -> WorkingCalendar
         return chosen.calendar
 
 
+def _working_days(
+    catalog: Catalog, chosen: Policy, changes: list[StateChanges]
+) -> dict[tuple[str, str, str], list[int]]:
+    """Working days from entering a state to leaving it, per move, counted with the version's calendar.
+
+    One prefix count per calendar over the dates the moves span (``WorkingDayCounts``, the reports' own),
+    the same figure as ``WorkingCalendar.working_days_between`` for each pair.
+    """
+    spans: dict[int, list[date]] = defaultdict(list)
+    for c in changes:
+        spans[c.policy_version] += (c.entered_on, c.left_on)
+    counters = {v: WorkingDayCounts(_calendar(catalog, chosen, v), days) for v, days in spans.items()}
+    durations: dict[tuple[str, str, str], list[int]] = {}
+    for c in changes:
+        days = counters[c.policy_version].between(c.entered_on, c.left_on)
+        durations.setdefault((c.source, c.target, c.name), []).extend([days] * c.count)
+    return durations
+
+
 def process_flow(
     uow: UnitOfWorkFactory, catalog: Catalog, policy_ref: str, since: date | None = None, until: date | None = None
 ) -> Flow:
@@ -81,16 +102,11 @@ def process_flow(
         start_of_local_day(since) if since else None,
         start_of_local_day(until + timedelta(days=1)) if until else None,
     )
-    durations: dict[tuple[str, str, str], list[int]] = {}
     with uow(write=False) as unit:
         counts = transition_counts(unit.connection, cohort)
         cases = case_count(unit.connection, cohort)
-        for change in state_changes(unit.connection, cohort):
-            if change.entered_at is None:
-                continue
-            calendar = _calendar(catalog, chosen, change.policy_version)
-            days = calendar.working_days_between(local_date(change.entered_at), local_date(change.occurred_at))
-            durations.setdefault((change.source, change.target, change.name), []).append(days)
+        changes = state_change_days(unit.connection, cohort)
+    durations = _working_days(catalog, chosen, changes)
     steps = []
     for c in counts:
         spent = durations.get((c.source, c.target, c.name))

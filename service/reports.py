@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from service import report_months
+from storage.report_months import MonthQueries
 from storage.report_queries import S1_STATES, S2_STATES, ReportQueries, as_date
 from workflow.calendar import Duration, WorkingCalendar, local_date, start_of_local_day
 from workflow.catalog import Catalog
@@ -206,18 +208,16 @@ class ReportService:
 
     def monthly(self, months: list[str], policy: str | None = None) -> list[tuple[str, int, int, int]]:
         """(month, received, responded within the Code's timescales, breaches) per month: the KPI report's own
-        figures (the same queries and sums as ``kpi``), without its day counts and ages, on one connection."""
+        figures for each month, without its day counts and ages, one grouped query per figure
+        (``service.report_months``)."""
+        spans = [calendar_month(m) for m in months]
+        if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):  # not consecutive: one by one
+            return [row for m in months for row in self.monthly([m], policy)]
         policy_id, version = self._policy_filter(policy)
-        out = []
         with self.engine.connect() as connection:
-            q = ReportQueries(connection, policy_id, version)
-            for month in months:
-                start, end = calendar_month(month)
-                received = sum(row.n for row in q.received(start, end))
-                within = sum(k for _, k in self._responses(q, start, end).values())
-                breaches = sum(row[1] for row in q.breaches(start, end))
-                out.append((month, received, within, breaches))
-        return out
+            q = MonthQueries(connection, policy_id, version)
+            figures = report_months.monthly(q, spans, self.catalog, self.code, self._code_limit)
+        return [(m, *row) for m, row in zip(months, figures, strict=True)]
 
     def _policy_filter(self, policy: str | None) -> tuple[str | None, int | None]:
         if policy is None:

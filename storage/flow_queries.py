@@ -10,12 +10,12 @@ in the period: the map follows a cohort of cases through the whole procedure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 
+from storage.report_queries import as_date, london_date, register_london_date
 from storage.tables import UTCDateTime, cases, events
 
 
@@ -38,13 +38,18 @@ class Cohort:
             clauses.append(cases.c.opened_at < self.until)
         return clauses
 
+    @property
+    def needs_cases(self) -> bool:
+        """Whether the cohort reads ``cases`` (its received period); the policy is on every event row."""
+        return self.since is not None or self.until is not None
 
-def _joined() -> sa.FromClause:
-    return events.join(cases, cases.c.id == events.c.case_id)
+
+def _joined(cohort: Cohort) -> sa.FromClause:
+    return events.join(cases, cases.c.id == events.c.case_id) if cohort.needs_cases else events
 
 
 def case_count(connection: sa.Connection, cohort: Cohort) -> int:
-    query = sa.select(sa.func.count(sa.distinct(events.c.case_id))).select_from(_joined()).where(*cohort.where())
+    query = sa.select(sa.func.count(sa.distinct(events.c.case_id))).select_from(_joined(cohort)).where(*cohort.where())
     return int(connection.execute(query).scalar_one())
 
 
@@ -58,31 +63,52 @@ class TransitionCount:
 
 
 def transition_counts(connection: sa.Connection, cohort: Cohort) -> list[TransitionCount]:
-    """Every (from, to, event, deadline kind) that happened, with how often."""
-    kind = sa.case((events.c.name == "deadline_passed", events.c.data["deadline"].as_string()), else_=None)
-    query = (
-        sa.select(events.c.state_before, events.c.state_after, events.c.name, kind.label("kind"), sa.func.count())
-        .select_from(_joined())
-        .where(*cohort.where())
-        .group_by(events.c.state_before, events.c.state_after, events.c.name, kind)
+    """Every (from, to, event, deadline kind) that happened, with how often.
+
+    Two grouped queries: the passed deadlines with their kind (the one JSON read, on those rows only),
+    and every other event without reading its data, in the order one grouped query would give.
+    """
+    keys = (events.c.state_before, events.c.state_after, events.c.name)
+    passed = events.c.name == "deadline_passed"
+    kind = events.c.data["deadline"].as_string()
+    with_kind = (
+        sa.select(*keys, kind.label("kind"), sa.func.count())
+        .select_from(_joined(cohort))
+        .where(*cohort.where(), passed)
+        .group_by(*keys, kind)
     )
-    return [TransitionCount(*row) for row in connection.execute(query)]
+    others = (
+        sa.select(*keys, sa.null().label("kind"), sa.func.count())
+        .select_from(_joined(cohort))
+        .where(*cohort.where(), ~passed)
+        .group_by(*keys)
+    )
+    rows = [TransitionCount(*row) for query in (with_kind, others) for row in connection.execute(query)]
+    return sorted(rows, key=lambda r: (r.source, r.target, r.name, r.kind is not None, r.kind or ""))
 
 
 @dataclass(frozen=True)
-class StateChange:
-    """One event that moved a case, with the instant its previous move happened (None for ``receive``)."""
+class StateChanges:
+    """How many events of one kind moved cases of one version from a state entered on one local date, on another."""
 
     policy_version: int
     source: str
     target: str
     name: str
-    entered_at: datetime | None
-    occurred_at: datetime
+    entered_on: date
+    left_on: date
+    count: int
 
 
-def state_changes(connection: sa.Connection, cohort: Cohort, batch: int = 2000) -> Iterator[StateChange]:
-    """State-changing events in case order, each with when its case entered the state it leaves."""
+def state_change_days(connection: sa.Connection, cohort: Cohort) -> list[StateChanges]:
+    """State-changing events grouped by the Europe/London dates their case entered the state and left it.
+
+    When a state was entered is the previous state change of the same case (``LAG``); ``receive`` has none
+    and is left out. The dates are the database's (``london_date``, as the reports), so what comes back is
+    a few grouped rows rather than every move.
+    """
+    if connection.dialect.name == "sqlite":
+        register_london_date(connection)
     entered = sa.func.lag(events.c.occurred_at, 1, type_=UTCDateTime()).over(
         partition_by=events.c.case_id, order_by=events.c.seq
     )
@@ -95,11 +121,18 @@ def state_changes(connection: sa.Connection, cohort: Cohort, batch: int = 2000) 
             entered.label("entered_at"),
             events.c.occurred_at,
         )
-        .select_from(_joined())
+        .select_from(_joined(cohort))
         .where(*cohort.where(), events.c.state_before != events.c.state_after)
         .subquery()
     )
-    query = sa.select(inner)
-    result = connection.execution_options(yield_per=batch).execute(query)
-    for row in result:
-        yield StateChange(*row)
+    keys = [inner.c.policy_version, inner.c.state_before, inner.c.state_after, inner.c.name]
+    days = [london_date(inner.c.entered_at).label("entered_on"), london_date(inner.c.occurred_at).label("left_on")]
+    grouped = (
+        sa.select(*keys, *days, sa.func.count())
+        .where(inner.c.entered_at.is_not(None))
+        .group_by(*keys, days[0], days[1])
+    )
+    return [
+        StateChanges(v, a, b, name, as_date(entered_on), as_date(left_on), n)
+        for v, a, b, name, entered_on, left_on, n in connection.execute(grouped)
+    ]

@@ -78,6 +78,12 @@ def _london_of_hour(hour: str) -> str:
     return utc.astimezone(LONDON).date().isoformat()
 
 
+def register_london_date(connection: sa.Connection) -> None:
+    """SQLite's ``london_date``: a Python function on this connection (PostgreSQL has its own zone data)."""
+    raw = connection.connection.driver_connection
+    raw.create_function("london_date", 1, _london_udf, deterministic=True)  # type: ignore[union-attr]
+
+
 def _exists(*where: Any) -> Any:
     """EXISTS (SELECT 1 ...): SQLite reads only the index for it (``SELECT *`` makes it fetch the row)."""
     return sa.select(sa.literal(1)).where(*where).exists()
@@ -101,8 +107,7 @@ class ReportQueries:
         self.connection = connection
         self.policy_id, self.version = policy_id, version
         if connection.dialect.name == "sqlite":
-            raw = connection.connection.driver_connection
-            raw.create_function("london_date", 1, _london_udf, deterministic=True)  # type: ignore[union-attr]
+            register_london_date(connection)
 
     # -- helpers ---------------------------------------------------------------
 

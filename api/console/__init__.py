@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from api.console.web import HERE
+from service.store_cache import StoreCache
 
 ROUTE_MODULES = (
     "api.console.routes_auth",
@@ -25,6 +26,9 @@ ROUTE_MODULES = (
 
 
 def mount(api: FastAPI) -> None:
+    """The console's routes and stylesheet; its cache of report figures (service/store_cache.py) on ``api.state``."""
+    app = api.state.complaints  # None when only the routes are read (tests/unit/test_docs_references.py)
+    api.state.console_cache = StoreCache(app.engine) if app is not None else None
     api.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="console-static")
     for name in ROUTE_MODULES:
         api.include_router(importlib.import_module(name).router)

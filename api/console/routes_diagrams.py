@@ -59,7 +59,11 @@ async def flow_svg(request: Request) -> Response:
     if form.errors:
         raise UnknownPolicy("; ".join(f"{k}: {v}" for k, v in form.errors.items()))
 
-    def draw() -> Response:
-        return _svg(process_flow(app.service.uow, app.catalog, policy, since, until).diagram())
+    def draw() -> Response:  # the map's figures kept until an event is committed (service/store_cache.py)
+        cache = request.app.state.console_cache
+        flow = cache.get(
+            ("flow", policy, since, until), lambda: process_flow(app.service.uow, app.catalog, policy, since, until)
+        )
+        return _svg(flow.diagram())
 
     return with_headers(await off_loop(app, draw))

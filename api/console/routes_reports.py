@@ -3,11 +3,15 @@
 Every figure is ``ReportService.tsm`` / ``ReportService.kpi`` (the API's and
 the CLI's reports) and every table is ``report_format``'s, so the page, the
 CSV download, ``GET /reports/...?format=csv`` and ``complaints report`` agree.
-The 12-month chart is the KPI report of each of those months.
+The 12-month chart is the KPI report's figures of each of those months
+(``ReportService.monthly``). The figures are kept in the console's
+``StoreCache`` until an event is committed (service/store_cache.py), so a
+second view, a chosen month or the CSV download reuse them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +28,7 @@ from api.console.web import ConsoleRoute, page, with_headers
 from api.http.offload import off_loop
 from api.report_format import Table, _csv, render, tables_for
 from service.reports import ReportService
+from service.store_cache import StoreCache
 from workflow.calendar import local_date
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -64,10 +69,34 @@ def _read(request: Request) -> tuple[Filters, dict[str, Any]]:
     return form, chosen
 
 
-def trend(reports: ReportService, month: str, policy: str | None) -> Table:
+class CachedReports:
+    """``ReportService``'s tsm, kpi and monthly figures through the console's cache (never changed here)."""
+
+    def __init__(self, request: Request) -> None:
+        app = request.app.state.complaints
+        self.service = ReportService(app.engine, app.catalog)
+        self.cache: StoreCache = request.app.state.console_cache
+        self.version: tuple[int, ...] | None = None  # read once, at the first figure: one read per page
+
+    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        if self.version is None:
+            self.version = self.cache.version()
+        return self.cache.get(key, compute, self.version)
+
+    def tsm(self, year: int, homes: int) -> dict[str, Any]:
+        return self._get(("tsm", year, homes), lambda: self.service.tsm(year, homes))
+
+    def kpi(self, month: str, policy: str | None) -> dict[str, Any]:
+        return self._get(("kpi", month, policy), lambda: self.service.kpi(month, policy))
+
+    def monthly(self, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
+        return self._get(("monthly", tuple(months), policy), lambda: self.service.monthly(months, policy))
+
+
+def trend(reports: ReportService | CachedReports, month: str, policy: str | None) -> Table:
     """Received, responded within the Code's timescales, and breaches, for the 12 months up to ``month``.
 
-    ``ReportService.monthly``: the KPI report's figures for each month (tests/integration/test_console_reports.py
+    ``ReportService.monthly``: the KPI report's figures for each month (tests/integration/test_reports.py
     checks them against ``kpi``), without the day counts and ages the chart does not use.
     """
     rows = reports.monthly(_months_back(month, 12), policy)
@@ -92,7 +121,7 @@ async def reports(request: Request) -> Response:
     form, chosen = _read(request)
     context: dict[str, Any] = {"form": form, "policy_options": policy_options(app), "chosen": chosen}
     if not form.errors:
-        service = ReportService(app.engine, app.catalog)
+        service = CachedReports(request)
 
         def build() -> dict[str, Any]:
             kpi = service.kpi(chosen["month"], chosen["policy"])
@@ -137,7 +166,7 @@ async def download(request: Request, name: str) -> Response:
             chosen=chosen,
             policy_options=policy_options(app),
         )
-    service = ReportService(app.engine, app.catalog)
+    service = CachedReports(request)
 
     def build() -> str:
         if name == "tsm":

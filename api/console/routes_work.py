@@ -3,6 +3,8 @@
 The rows and their working days left are ``ComplaintService.work``'s
 (service/work.py), the call ``GET /work`` and ``complaints work`` make, so the
 page can never disagree with them; nothing here queries the store itself.
+The page is kept in the console's cache (service/store_cache.py) until an
+event is committed or the London date changes, the two things it depends on.
 Each filter is checked by the service's own rules (``work_filter``) one field
 at a time, so a form with two bad fields names both, with the API's reasons,
 and nothing is queried until every field reads.
@@ -22,7 +24,8 @@ from api.console.routes_cases import policy_options
 from api.console.session import signed_in
 from api.console.web import ConsoleRoute, page
 from api.http.offload import off_loop
-from service.work import MAX_LIMIT, MAX_OFFSET, InvalidWorkQuery, WorkQuery, parse_date, work_filter
+from service.work import MAX_LIMIT, MAX_OFFSET, InvalidWorkQuery, WorkPage, WorkQuery, parse_date, work_filter
+from workflow.calendar import local_date
 from workflow.vocabulary import STATES
 from workflow.worklist import OBLIGATIONS
 
@@ -50,13 +53,19 @@ def work_query(form: Filters, app: App) -> WorkQuery:
     return WorkQuery(due_before, limit=limit, offset=offset, **fields)  # type: ignore[arg-type]
 
 
+def _work(request: Request, app: App, query: WorkQuery) -> WorkPage:
+    """``ComplaintService.work``, kept until an event is committed or London's date changes (the days left)."""
+    today = local_date(app.clock.now())
+    return request.app.state.console_cache.get(("work", query, today), lambda: app.service.work(query))
+
+
 @router.get("/ui/work", include_in_schema=False)
 async def work(request: Request) -> Response:
     who = await signed_in(request)
     app: App = request.app.state.complaints
     form = Filters({k: request.query_params.get(k, "") for k in (*FILTERS, "offset")})
     query = work_query(form, app)
-    found = None if form.errors else await off_loop(app, lambda: app.service.work(query))
+    found = None if form.errors else await off_loop(app, lambda: _work(request, app, query))
     kept = {k: v for k, v in form.values.items() if v and k != "offset" and k not in form.errors}
 
     def link(at: int) -> str:

@@ -20,6 +20,7 @@ SMALL = {
     "replay": ["--cases", "200"],
     "apply": ["--cases", "100", "--memory-cases", "100"],
     "feed": ["--rows", "3000", "--repeat", "1"],
+    "console": ["--cases", "300", "--no-postgres", "--runs", "1"],
 }
 
 

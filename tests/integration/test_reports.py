@@ -326,3 +326,19 @@ def test_monthly_kpis_for_one_policy_count_only_its_cases(year_of_cases: Any) ->
     expected = expected_kpi(livin, histories, month)
     assert {k: report[k] for k in expected} == expected
     assert reports.kpi("2025-09", policy="livin@1")["received"] == expected["received"]
+
+
+def test_monthly_gives_each_policys_kpi_figures_month_by_month(year_of_cases: Any) -> None:
+    """The 12-month chart's grouped queries (service.report_months) against the KPI report, per policy."""
+    reports, plans, _ = year_of_cases
+    months = [f"{2025 + (1 + k) // 12}-{(1 + k) % 12 + 1:02d}" for k in range(15)]
+    for policy in [None, *sorted({p.policy for p in plans}), "livin@1"]:
+        expected = []
+        for month in months:
+            report = reports.kpi(month, policy)
+            within = sum(v["within_timescale"] for v in report["responses"].values())
+            expected.append((month, sum(report["received"].values()), within, sum(report["breaches"].values())))
+        assert reports.monthly(months, policy) == expected, policy
+        assert any(row[3] for row in expected) or policy is not None
+    assert reports.monthly(["2025-06", "2025-03"]) == [reports.monthly([m])[0] for m in ("2025-06", "2025-03")]
+    assert reports.monthly([]) == []

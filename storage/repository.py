@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
+from storage.driver_rows import DriverStatement
 from storage.hashing import link, link_many
 from storage.tables import cases, deadlines, events
 from workflow.audit.history import EventRecord
@@ -37,6 +39,27 @@ _SAVE = (
 )
 # inline(): nothing reads an inserted event's id back, so no RETURNING (PostgreSQL) nor pre-executed sequence
 _INSERT_EVENTS = sa.insert(events).inline()
+_EVENT_KEYS = (
+    "case_id",
+    "seq",
+    "name",
+    "data",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "policy_id",
+    "policy_version",
+    "state_before",
+    "state_after",
+    "prev_hash",
+    "hash",
+)
+_event_values = itemgetter(*_EVENT_KEYS)
+# The same statements run with plain tuples (storage/driver_rows.py): a timers batch writes thousands of rows.
+_SAVE_ROWS = DriverStatement(
+    _SAVE, ("state", "closure_reason", "version", "updated_at", "breach_count", "snapshot", "b_id", "b_version")
+)
+_INSERT_EVENT_ROWS = DriverStatement(_INSERT_EVENTS, _EVENT_KEYS, column_keys=_EVENT_KEYS)
 _DEADLINE_STATUS = (
     sa.update(deadlines)
     .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
@@ -81,6 +104,20 @@ def _case_row(case: Case, now: datetime) -> dict[str, Any]:
         "breach_count": len(case.breaches),
         "snapshot": case.to_dict(),
     }
+
+
+def _case_values(case: Case, now: datetime, version_before: int) -> tuple[Any, ...]:
+    """``_case_row`` and the key of ``_SAVE`` as one tuple, in ``_SAVE_ROWS``' order."""
+    return (
+        case.state,
+        case.closure_reason,
+        case.version,
+        now,
+        len(case.breaches),
+        case.to_dict(),
+        case.id,
+        version_before,
+    )
 
 
 def _event_rows(case: Case, records: Sequence[EventRecord]) -> list[dict[str, Any]]:
@@ -159,10 +196,7 @@ class CaseRepository:
         self._write_deadlines(None, case)
 
     def save(self, before: Case, after: Case, records: Sequence[EventRecord], now: datetime) -> None:
-        result = self.connection.execute(
-            _SAVE, {**_case_row(after, now), "b_id": after.id, "b_version": before.version}
-        )
-        if result.rowcount != 1:
+        if _SAVE_ROWS.execute(self.connection, [_case_values(after, now, before.version)]) != 1:
             raise VersionConflict(f"case {after.id} changed since version {before.version}")
         self._append(after, records)
         self._write_deadlines(before, after)
@@ -172,7 +206,7 @@ class CaseRepository:
             return
         rows = _event_rows(case, records)
         link(self.connection, rows, self._heads)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
-        self.connection.execute(_INSERT_EVENTS, rows)
+        _INSERT_EVENT_ROWS.execute(self.connection, [_event_values(row) for row in rows])
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
         known = {d.number: d.status for d in before.deadlines} if before else {}
@@ -256,19 +290,19 @@ class CaseRepository:
                 if was is None:
                     new.append(_deadline_row(after.id, d))
                 elif was == OPEN and d.status == PASSED:
-                    claims.append({"c_case": after.id, "c_number": d.number, "c_seq": d.closed_seq})
+                    claims.append((after.id, d.number, d.closed_seq))
                 elif was != d.status:
                     changed.append(
                         {"b_case": after.id, "b_number": d.number, "b_status": d.status, "b_closed": d.closed_seq}
                     )
-        if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
+        if claims and _CLAIM_ROWS.execute(self.connection, claims) != len(claims):
             raise VersionConflict("a deadline of this batch was fired elsewhere")
-        rows = [{**_case_row(c.after, now), "b_id": c.after.id, "b_version": c.version_before} for c in changes]
-        if self.connection.execute(_SAVE, rows).rowcount != len(rows):
+        rows = [_case_values(c.after, now, c.version_before) for c in changes]
+        if _SAVE_ROWS.execute(self.connection, rows) != len(rows):
             raise VersionConflict("a case of this batch changed while its deadlines fired")
         event_rows = [row for c in changes for row in _event_rows(c.after, c.records)]
         link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
-        self.connection.execute(_INSERT_EVENTS, event_rows)
+        _INSERT_EVENT_ROWS.execute(self.connection, [_event_values(row) for row in event_rows])
         if new:
             self.connection.execute(sa.insert(deadlines), new)
         if changed:
@@ -322,3 +356,4 @@ _CLAIM = (
     )
     .values(status=PASSED, closed_seq=sa.bindparam("c_seq"))
 )
+_CLAIM_ROWS = DriverStatement(_CLAIM, ("c_case", "c_number", "c_seq"))

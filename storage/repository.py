@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 from storage.driver_rows import DriverStatement
 from storage.hashing import link, link_many
-from storage.tables import cases, deadlines, events
+from storage.idempotency import NOT_READ, NotRead, StoredResponse
+from storage.tables import cases, deadlines, events, idempotency_keys
 from workflow.audit.history import EventRecord
 from workflow.case import OPEN, PASSED, Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
@@ -159,23 +160,42 @@ class CaseRepository:
         self.connection = connection
         self.lock_rows = lock_rows  # SELECT ... FOR UPDATE (PostgreSQL); SQLite locks the file instead
         self._heads: dict[tuple[str, int], str] = {}  # (case id, seq) -> hash, read with the firing snapshots
+        self.key_read: StoredResponse | None | NotRead = NOT_READ  # the idempotency key read by ``get``
 
-    def get(self, case_id: str, for_update: bool = False) -> Case:
+    def get(self, case_id: str, for_update: bool = False, key: str | None = None) -> Case:
         """The case's snapshot; ``for_update`` (a command about to write it): locked, with its chain head.
 
         The chain head (the hash of the event at seq = version) comes in the same query, so appending the
-        command's events reads nothing more (``link`` falls back to a read when it is missing).
+        command's events reads nothing more (``link`` falls back to a read when it is missing). ``key``: an
+        idempotency key whose row is read in the same statement too, left in ``key_read``.
         """
         if not for_update:
             snapshot = self.connection.execute(_GET, {"b_id": case_id}).scalar_one_or_none()
             if snapshot is None:
                 raise CaseNotFound(f"no case {case_id!r}")
             return Case.from_dict(snapshot)
-        row = self.connection.execute(_GET_LOCKED if self.lock_rows else _GET_HEAD, {"b_id": case_id}).first()
+        if key is None:
+            query, params = (_GET_LOCKED if self.lock_rows else _GET_HEAD), {"b_id": case_id}
+        else:
+            query, params = (_GET_LOCKED_KEY if self.lock_rows else _GET_HEAD_KEY), {"b_id": case_id, "b_key": key}
+        row = self.connection.execute(query, params).first()
         if row is None:
             raise CaseNotFound(f"no case {case_id!r}")
         self._remember_head(row)
+        if key is not None:
+            self.key_read = self._key_read(row)
         return Case.from_dict(row.snapshot)
+
+    def _key_read(self, row: Any) -> StoredResponse | None | NotRead:
+        # On PostgreSQL the key's row is read in the statement's snapshot, as the chain head is: when the case row
+        # was changed by a writer this statement waited for (the head is then NULL), that writer's key row may be
+        # missing from it, so it is read afresh (NOT_READ). Any other answer is what a second query would see,
+        # apart from commits racing it, which the key's primary key settles at ``record`` as before.
+        if self.lock_rows and row.head is None:
+            return NOT_READ
+        if row.key_request_hash is None:
+            return None
+        return StoredResponse(row.key_request_hash, row.key_status_code, row.key_response)
 
     def _remember_head(self, row: Any) -> None:
         # On PostgreSQL a row locked after waiting for a concurrent writer is that writer's new version, while the
@@ -346,6 +366,21 @@ _FIRING = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(
 _FIRING_LOCKED = _FIRING.with_for_update(of=cases, skip_locked=True)
 _GET_HEAD = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(cases.c.id == sa.bindparam("b_id"))
 _GET_LOCKED = _GET_HEAD.with_for_update(of=cases)
+# The same with an idempotency key's row (storage/idempotency.py), joined whether or not it exists.
+_GET_HEAD_KEY = (
+    sa.select(
+        cases.c.id,
+        cases.c.version,
+        cases.c.snapshot,
+        _HEAD,
+        idempotency_keys.c.request_hash.label("key_request_hash"),
+        idempotency_keys.c.status_code.label("key_status_code"),
+        idempotency_keys.c.response.label("key_response"),
+    )
+    .select_from(cases.outerjoin(idempotency_keys, idempotency_keys.c.key == sa.bindparam("b_key")))
+    .where(cases.c.id == sa.bindparam("b_id"))
+)
+_GET_LOCKED_KEY = _GET_HEAD_KEY.with_for_update(of=cases)
 _EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
 _CLAIM = (
     sa.update(deadlines)

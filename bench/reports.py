@@ -255,6 +255,11 @@ def _sqlite_value(v: Any) -> Any:
     return v
 
 
+def _filled(cols: list[str], batch: list[dict[str, Any]]) -> list[str]:
+    """The columns the generated rows give: later revisions' columns (external_ref, txid) keep their defaults."""
+    return [c for c in cols if not batch or c in batch[0]]
+
+
 def load_sqlite(path: str, total: int) -> None:
     raw = sqlite3.connect(path)
     raw.execute("PRAGMA journal_mode=WAL")
@@ -264,6 +269,7 @@ def load_sqlite(path: str, total: int) -> None:
             for table, cols, batch in zip(
                 ("cases", "events", "deadlines"), (CASE_COLS, EVENT_COLS, DEADLINE_COLS), rows, strict=True
             ):
+                cols = _filled(cols, batch)
                 sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
                 raw.executemany(sql, [tuple(_sqlite_value(r[c]) for c in cols) for r in batch])
             raw.commit()
@@ -287,6 +293,7 @@ def load_postgres(engine: sa.Engine, total: int) -> None:
                 for table, cols, batch in zip(
                     ("cases", "events", "deadlines"), (CASE_COLS, EVENT_COLS, DEADLINE_COLS), rows, strict=True
                 ):
+                    cols = _filled(cols, batch)
                     with cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                         for r in batch:
                             copy.write_row([_pg_value(r[c]) for c in cols])
@@ -343,14 +350,20 @@ def measure(engine: sa.Engine, name: str) -> dict[str, float]:
     return {"baseline": base, "tsm": tsm_s, "kpi": kpi_s, "kpi_policy": kpi_p}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--sqlite", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_reports.db"))
+def store_arguments(parser: argparse.ArgumentParser, cases: int, name: str) -> None:
+    """The options every benchmark over a loaded store takes: its size and which backends."""
+    parser.add_argument("--cases", type=int, default=cases)
+    parser.add_argument("--sqlite", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}.db"))
     parser.add_argument("--pg-url", default=None)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
-    args = parser.parse_args()
+
+
+def on_each_backend(args: argparse.Namespace, measure: Callable[[sa.Engine, str], Any]) -> int:
+    """Load ``args.cases`` cases into a fresh SQLite file and a throwaway PostgreSQL, and ``measure`` each.
+
+    One loop so that every store benchmark (reports, work list) builds and indexes its store the same way.
+    """
     if not args.no_sqlite:
         for suffix in ("", "-wal", "-shm"):
             Path(args.sqlite + suffix).unlink(missing_ok=True)
@@ -382,6 +395,12 @@ def main() -> int:
         if server is not None:
             server.stop()
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    store_arguments(parser, 1_000_000, "bench_reports")
+    return on_each_backend(parser.parse_args(), measure)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Prints ``ratio = bare / work`` for each (1.0: the work list costs no more than t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -30,10 +29,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.reports import _index_and_analyze, load_postgres, load_sqlite  # noqa: E402
+from bench.reports import on_each_backend, store_arguments  # noqa: E402
 from service.complaints import ComplaintService  # noqa: E402
 from service.work import WorkQuery  # noqa: E402
-from storage.database import make_engine, upgrade  # noqa: E402
 from storage.tables import cases, deadlines  # noqa: E402
 from storage.unit_of_work import UnitOfWorkFactory  # noqa: E402
 from workflow.catalog import shipped  # noqa: E402
@@ -94,44 +92,10 @@ def measure(engine: sa.Engine, name: str, repeat: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--sqlite", default=str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench_work.db"))
-    parser.add_argument("--pg-url", default=None)
-    parser.add_argument("--no-postgres", action="store_true")
-    parser.add_argument("--no-sqlite", action="store_true")
+    store_arguments(parser, 100_000, "bench_work")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    if not args.no_sqlite:
-        for suffix in ("", "-wal", "-shm"):
-            Path(args.sqlite + suffix).unlink(missing_ok=True)
-        engine = make_engine(f"sqlite:///{args.sqlite}")
-        upgrade(engine)
-        engine.dispose()
-        load_sqlite(args.sqlite, args.cases)
-        engine = make_engine(f"sqlite:///{args.sqlite}")
-        _index_and_analyze(engine)
-        measure(engine, "sqlite", args.repeat)
-        engine.dispose()
-    if args.no_postgres:
-        return 0
-    server = None
-    url = args.pg_url
-    if url is None:
-        from tests.pg_server import PgServer
-
-        server = PgServer.start()
-        url = server.make_database()
-    try:
-        engine = make_engine(url)
-        upgrade(engine)
-        load_postgres(engine, args.cases)
-        _index_and_analyze(engine)
-        measure(engine, "postgresql", args.repeat)
-        engine.dispose()
-    finally:
-        if server is not None:
-            server.stop()
-    return 0
+    return on_each_backend(args, lambda engine, backend: measure(engine, backend, args.repeat))
 
 
 if __name__ == "__main__":

@@ -11,24 +11,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.bootstrap import Settings, bootstrap
-from api.http.app import create_app
-from api.http.deps import create_token
+from tests.http_client import Headers, serving
 from workflow.clock import ManualClock
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "legacy-complaints.csv"
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+def client(db_url: str) -> Iterator[tuple[TestClient, Headers]]:
     clock = ManualClock(datetime(2026, 12, 1, 9, tzinfo=UTC))
     app = bootstrap(Settings(db_url=db_url), clock=clock)
-    headers = {
-        role: {"Authorization": f"Bearer {create_token(app.engine, role, role, clock.now())}"}
-        for role in ("analyst", "automation", "auditor", "admin")
-    }
-    with TestClient(create_app(app)) as test_client:
-        yield test_client, headers
-    app.engine.dispose()
+    with serving(app) as served:
+        yield served
 
 
 def test_import_over_http_then_find_by_reference_and_export(client: Any) -> None:

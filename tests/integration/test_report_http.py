@@ -10,15 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.bootstrap import Settings, bootstrap
-from api.http.app import create_app
-from api.http.deps import create_token
+from tests.http_client import Headers, serving
 from workflow.clock import ManualClock
 
 LETTER = {"decision": "d", "reasons": "r", "remedy": "x", "outstanding_actions": "none", "escalation_route": "e"}
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+def client(db_url: str) -> Iterator[tuple[TestClient, Headers]]:
     clock = ManualClock(datetime(2025, 5, 1, 9, tzinfo=UTC))
     app = bootstrap(Settings(db_url=db_url), clock=clock)
     case = app.service.open_case("code_2024", {"incident_date": "2025-04-28", "channel": "web"})
@@ -27,13 +26,8 @@ def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]
     app.service.apply(case["id"], "acknowledge", acknowledgement)
     clock.advance(timedelta(days=2))
     app.service.apply(case["id"], "respond", LETTER)
-    headers = {
-        role: {"Authorization": f"Bearer {create_token(app.engine, role, role, clock.now())}"}
-        for role in ("analyst", "automation", "auditor", "admin")
-    }
-    with TestClient(create_app(app)) as test_client:
-        yield test_client, headers
-    app.engine.dispose()
+    with serving(app) as served:
+        yield served
 
 
 def test_the_analyst_gets_the_tsm_as_json(client: Any) -> None:

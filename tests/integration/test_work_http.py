@@ -10,8 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.bootstrap import Settings, bootstrap
-from api.http.app import create_app
-from api.http.deps import create_token
+from tests.http_client import Headers, serving
 from workflow.clock import ManualClock
 
 RECEIVE = {"incident_date": "2027-01-04", "channel": "web", "formal": True}
@@ -19,7 +18,7 @@ ACK = {"handler": "Ann", "handler_role": "officer", "complaint_definition": "dam
 
 
 @pytest.fixture
-def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]]:
+def client(db_url: str) -> Iterator[tuple[TestClient, Headers]]:
     clock = ManualClock(datetime(2027, 1, 11, 9, tzinfo=UTC))
     app = bootstrap(Settings(db_url=db_url), clock=clock)
     app.service.open_case("code_2024", RECEIVE, case_id="late")
@@ -28,13 +27,8 @@ def client(db_url: str) -> Iterator[tuple[TestClient, dict[str, dict[str, str]]]
     app.service.apply("handled", "acknowledge", ACK)
     clock.set(datetime(2027, 1, 20, 9, tzinfo=UTC))
     app.service.fire_due()
-    headers = {
-        role: {"Authorization": f"Bearer {create_token(app.engine, role, role, clock.now())}"}
-        for role in ("analyst", "automation", "auditor", "admin")
-    }
-    with TestClient(create_app(app)) as test_client:
-        yield test_client, headers
-    app.engine.dispose()
+    with serving(app) as served:
+        yield served
 
 
 def test_the_work_list_as_json(client: Any) -> None:

@@ -1,0 +1,33 @@
+"""The benchmarks still run: each on a tiny store, so a loader that no longer fits the schema fails here.
+
+Only that they run and print their ratio; how fast is what the benchmarks themselves report, never a test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SMALL = {
+    "reports": ["--cases", "300", "--no-postgres"],
+    "work": ["--cases", "300", "--no-postgres", "--repeat", "1"],
+    "replay": ["--cases", "200"],
+    "apply": ["--cases", "100", "--memory-cases", "100"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_the_benchmark_runs_on_a_tiny_store(name: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COMPLAINTS_LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, f"bench/{name}.py", *SMALL[name]],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "ratio" in done.stdout.lower(), done.stdout[-2000:]

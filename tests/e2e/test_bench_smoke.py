@@ -19,6 +19,7 @@ SMALL = {
     "work": ["--cases", "300", "--no-postgres", "--repeat", "1"],
     "replay": ["--cases", "200"],
     "apply": ["--cases", "100", "--memory-cases", "100"],
+    "timers": ["--backlog", "300", "--pending", "100", "--seconds", "3", "--sample", "100"],
 }
 
 

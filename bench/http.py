@@ -41,6 +41,8 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.engine import make_url  # noqa: E402
+
 from api.bootstrap import App, Settings, bootstrap  # noqa: E402
 from api.http.deps import create_token  # noqa: E402
 from service.logs import configure_logging  # noqa: E402
@@ -100,6 +102,32 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def postmaster_pid(db_url: str) -> int | None:
+    """The PostgreSQL server process listening on the URL's port on this machine (its ``-p PORT``), if found."""
+    if not db_url.startswith("postgresql"):
+        return None
+    port = str(make_url(db_url).port or 5432)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"postgres") and b"-p" in args and port.encode() in args:
+            return int(entry.name)
+    return None
+
+
+def database_cpu_seconds(pid: int | None) -> float:
+    """CPU of the database server: the postmaster, its live backends and those that ended (reaped children)."""
+    if pid is None:
+        return float("nan")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return tree_cpu_seconds(pid) + reaped
+
+
 def over_http(
     db_url: str, token: str, owned: list[list[str]], per_client: int, log: Path, workers: int = 1
 ) -> tuple[float, list[float], float]:
@@ -125,10 +153,17 @@ def over_http(
     try:
         for client in range(len(owned)):  # warm up: connections open, first-request costs paid
             send(client, 0)
+        database = postmaster_pid(db_url)
         cpu_before, client_before = tree_cpu_seconds(server.process.pid), time.process_time()
+        database_before = database_cpu_seconds(database)
         elapsed, latencies = run_clients(len(owned), per_client, send)
         server_cpu = tree_cpu_seconds(server.process.pid) - cpu_before
-        print(f"  (client CPU {(time.process_time() - client_before) / len(latencies) * 1000:.2f} ms/request)")
+        database_cpu = database_cpu_seconds(database) - database_before
+        client_cpu = time.process_time() - client_before
+        print(
+            f"  (CPU per request: load generator {client_cpu / len(latencies) * 1000:.2f} ms"
+            + (f", PostgreSQL {database_cpu / len(latencies) * 1000:.2f} ms)" if database else ")")
+        )
     finally:
         for connection in connections:
             connection.close()

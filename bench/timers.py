@@ -5,10 +5,12 @@
 Part 1 (backlog): N open deadlines already overdue when the timers start (a
 service coming back after a long outage). Time from ``start()`` until the
 start sweep has fired them all, and deadlines/s (target >= 2,000/s).
-Baselines in the same run, on a 5,000-deadline sample: the same firing one
-case per transaction (what batching buys), and bare SQLAlchemy Core writes of
-the same rows (claim, event, snapshot) with no machine and no hash chain (the
-floor the store sets).
+Baselines in the same run: the same firing one case per transaction, on a
+5,000-deadline sample (what batching buys); and bare SQLAlchemy Core writes of
+the same rows (the floor the store sets): every row firing wrote (each claimed
+deadline, each case's snapshot columns, each event with its hashes) read back
+and written again, 500 cases a transaction, onto a copy of the store taken
+before firing, with no machine, no hash chain and no JSON of its own.
 
 Part 2 (on time): M pending deadlines passing over S seconds. Breach instants
 are local midnights, so the service runs on a clock going one day every 3 s
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -155,6 +158,9 @@ def part_backlog(work: Path, catalog: Catalog, count: int, policy_dir: Path) -> 
     t = time.perf_counter()
     seed(url, catalog, count, DAYS, "backlog")
     print(f"  seeded {count:,} cases with one overdue deadline each in {time.perf_counter() - t:.1f} s")
+    for suffix in ("", "-wal"):  # the bare Core baseline writes to this copy (seed closed its engine: no WAL)
+        if (work / f"backlog.db{suffix}").exists():
+            shutil.copyfile(work / f"backlog.db{suffix}", work / f"bare.db{suffix}")
     clock = ShiftedClock(datetime(2027, 6, 1, 9, tzinfo=UTC))
     timers = DeadlineTimers(clock, sweep_seconds=3600)
     app = bootstrap(Settings(db_url=url, extra_policy_dir=str(policy_dir)), clock=clock, catalog=catalog)
@@ -191,49 +197,65 @@ def per_case_baseline(work: Path, catalog: Catalog, policy_dir: Path, sample: in
     return rate
 
 
-def bare_core_baseline(work: Path, catalog: Catalog, sample: int) -> tuple[float, float]:
-    """The same rows written with bare Core, 500 cases a transaction: no machine, no JSON snapshot work, no hash."""
-    url = f"sqlite:///{work / 'bare.db'}"
-    seed(url, catalog, sample, DAYS, "bare")
-    engine = make_engine(url)
-    with engine.connect() as c:
-        snapshots = {row.id: row.snapshot for row in c.execute(sa.select(cases.c.id, cases.c.snapshot))}
-    now = datetime(2027, 6, 1, tzinfo=UTC)
+def bare_core_baseline(fired_url: str, copy_url: str, chunk: int = 500) -> tuple[float, float, int]:
+    """Bare Core writes of exactly the rows the service wrote, onto a copy of the store taken before it fired.
+
+    For each chunk of cases (the service's batch size) the rows firing wrote are read back from the fired
+    store (untimed): each claimed deadline's status and closed_seq, each case's six snapshot columns
+    (state, closure_reason, version, updated_at, breach_count, snapshot), each new event row with its
+    hashes. Then one transaction writes them to the copy with plain SQLAlchemy Core executemany (timed):
+    the same rows, columns and values on a store of the same size, with no machine, no JSON of its own and
+    no hash chain to compute.
+    """
+    source, target = make_engine(fired_url), make_engine(copy_url)
+    with source.connect() as c:
+        ids = list(c.execute(sa.select(cases.c.id).order_by(cases.c.id)).scalars())
     claim = (
         sa.update(deadlines)
-        .where(deadlines.c.case_id == sa.bindparam("c"), deadlines.c.number == 1, deadlines.c.status == "open")
-        .values(status="passed", closed_seq=2)
+        .where(
+            deadlines.c.case_id == sa.bindparam("b_case"),
+            deadlines.c.number == sa.bindparam("b_number"),
+            deadlines.c.status == "open",
+        )
+        .values(status=sa.bindparam("b_status"), closed_seq=sa.bindparam("b_closed"))
     )
-    snap = sa.update(cases).where(cases.c.id == sa.bindparam("c")).values(version=2, snapshot=sa.bindparam("s"))
-    ids = sorted(snapshots)
-    hashes = {"prev_hash": "0" * 64, "hash": "0" * 64} if "hash" in events.c else {}
-    start, cpu = time.perf_counter(), time.process_time()
-    for at in range(0, len(ids), 500):
-        chunk = ids[at : at + 500]
-        with engine.begin() as c:
-            c.execute(claim, [{"c": i} for i in chunk])
-            rows = [
-                {
-                    "case_id": i,
-                    "seq": 2,
-                    "name": "deadline_passed",
-                    "data": {"deadline": "informal_response", "due": "2027-01-05"},
-                    "occurred_at": now,
-                    "recorded_at": now,
-                    "actor": "scheduler",
-                    "policy_id": "bench_timers",
-                    "policy_version": 1,
-                    "state_before": "stage_0",
-                    "state_after": "stage_0",
-                    **hashes,
-                }
-                for i in chunk
+    case_columns = ("state", "closure_reason", "version", "updated_at", "breach_count", "snapshot")
+    snap = (
+        sa.update(cases)
+        .where(cases.c.id == sa.bindparam("b_id"), cases.c.version == sa.bindparam("b_version"))
+        .values({name: sa.bindparam(name) for name in case_columns})
+    )
+    event_columns = [c for c in events.c if c.name not in ("id", "txid")]
+    wall = cpu = 0.0
+    written = 0
+    for at in range(0, len(ids), chunk):
+        part = ids[at : at + chunk]
+        with source.connect() as c:
+            claims = [
+                {"b_case": r.case_id, "b_number": r.number, "b_status": r.status, "b_closed": r.closed_seq}
+                for r in c.execute(
+                    sa.select(deadlines).where(deadlines.c.case_id.in_(part), deadlines.c.closed_seq.is_not(None))
+                )
             ]
+            fired = list(c.execute(sa.select(events).where(events.c.case_id.in_(part), events.c.seq > 1)))
+            firsts = {r.case_id: r.seq - 1 for r in sorted(fired, key=lambda r: -r.seq)}
+            snapshots = [
+                {**{name: getattr(r, name) for name in case_columns}, "b_id": r.id, "b_version": firsts[r.id]}
+                for r in c.execute(sa.select(cases).where(cases.c.id.in_(part)))
+                if r.id in firsts
+            ]
+        rows = [{col.name: getattr(r, col.name) for col in event_columns} for r in fired]
+        start, started_cpu = time.perf_counter(), time.process_time()
+        with target.begin() as c:
+            c.execute(claim, claims)
+            c.execute(snap, snapshots)
             c.execute(sa.insert(events), rows)
-            c.execute(snap, [{"c": i, "s": snapshots[i]} for i in chunk])
-    rate, cpu_rate = len(ids) / (time.perf_counter() - start), len(ids) / (time.process_time() - cpu)
-    engine.dispose()
-    return rate, cpu_rate
+        wall += time.perf_counter() - start
+        cpu += time.process_time() - started_cpu
+        written += len(fired)
+    source.dispose()
+    target.dispose()
+    return written / wall, written / cpu, written
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -287,7 +309,7 @@ def main() -> int:
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--pending", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--sample", type=int, default=5_000, help="deadlines in each baseline of part 1")
+    parser.add_argument("--sample", type=int, default=5_000, help="deadlines of the one-case-a-transaction baseline")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
@@ -305,11 +327,12 @@ def main() -> int:
             print(f"part 1: {args.backlog:,} deadlines overdue at start")
             backlog = part_backlog(work, catalog, args.backlog, policy_dir)
             one = per_case_baseline(work, catalog, policy_dir, args.sample)
-            bare, bare_cpu = bare_core_baseline(work, catalog, args.sample)
+            fired_url, copy_url = f"sqlite:///{work / 'backlog.db'}", f"sqlite:///{work / 'bare.db'}"
+            bare, bare_cpu, rows = bare_core_baseline(fired_url, copy_url)
             print(f"  baseline, one case a transaction ({args.sample:,}): {one:,.0f} deadlines/s")
             print(
-                f"  baseline, bare Core writes of the same rows ({args.sample:,}): {bare:,.0f} rows/s, "
-                f"{bare_cpu:,.0f} rows per CPU-second"
+                f"  baseline, bare Core writes of the same rows (the {rows:,} firing wrote, on a copy of the store): "
+                f"{bare:,.0f} deadlines/s, {bare_cpu:,.0f} per CPU-second"
             )
             verdict = "met" if backlog["rate"] >= 2000 else "NOT met"
             rate = backlog["rate"]

@@ -38,10 +38,13 @@ class CommandHook(Protocol):
     """Runs inside a command's transaction (the HTTP layer's idempotency keys, storage/idempotency.py).
 
     ``check`` once the case is read (and locked), ``record`` with the answer just before commit; an exception
-    from either rolls the whole command back.
+    from either rolls the whole command back. ``key``: read with the case (one statement), then handed to
+    ``check`` as ``read`` (``NOT_READ``: ``check`` reads it itself).
     """
 
-    def check(self, connection: Any) -> None: ...
+    key: str
+
+    def check(self, connection: Any, read: Any = ...) -> None: ...
 
     def record(self, connection: Any, view: dict[str, Any]) -> None: ...
 
@@ -127,9 +130,9 @@ class ComplaintService:
         hook: CommandHook | None = None,
     ) -> dict[str, Any]:
         with self.uow() as uow:
-            before = uow.cases.get(case_id, for_update=True)
+            before = uow.cases.get(case_id, for_update=True, key=hook.key if hook is not None else None)
             if hook is not None:
-                hook.check(uow.connection)
+                hook.check(uow.connection, uow.cases.key_read)
             if expected_version is not None and before.version != expected_version:
                 raise VersionConflict(f"case {case_id} is at version {before.version}, not {expected_version}")
             policy = self.catalog.get(before.policy_id, before.policy_version)

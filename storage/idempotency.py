@@ -9,7 +9,9 @@ of work), so "the event was written" and "the key is taken" are one fact:
 - SQLite: write transactions start with ``BEGIN IMMEDIATE``, so a second
   request with the key waits, then finds the row in ``check`` and writes nothing.
 - PostgreSQL: an event post locks the case row first, so ``check`` runs after
-  the winner committed and sees its row; two concurrent case openings both
+  the winner committed and sees its row (the key's row is read in the same
+  statement as the locked case; when that statement waited for a concurrent
+  writer of the case, it is read again: ``IdempotencyGuard.check``); two concurrent case openings both
   reach ``record``, where the primary key lets exactly one insert win
   (``ON CONFLICT DO NOTHING``) and the loser's whole transaction is dropped.
 
@@ -79,6 +81,16 @@ def lookup(connection: sa.Connection, key: str) -> StoredResponse | None:
     return StoredResponse(row.request_hash, row.status_code, row.response) if row is not None else None
 
 
+class NotRead:
+    """What ``IdempotencyGuard.check`` is given when the key's row was not read with the case: it reads it."""
+
+    def __repr__(self) -> str:
+        return "NOT_READ"
+
+
+NOT_READ = NotRead()
+
+
 def insert(connection: sa.Connection, key: str, request_hash: str, status_code: int, body: Any, now: datetime) -> bool:
     """Store the answer for ``key``; False (and nothing written) when the key is already stored."""
     statement = _INSERT.get(connection.dialect.name)
@@ -108,8 +120,14 @@ class IdempotencyGuard:
     status_code: int
     now: datetime
 
-    def check(self, connection: sa.Connection) -> None:
-        stored = lookup(connection, self.key)
+    def check(self, connection: sa.Connection, read: StoredResponse | None | NotRead = NOT_READ) -> None:
+        """``KeyTaken`` if the key has an answer; ``read``: the key's row as read with the locked case, if it was.
+
+        A command reads its case's row and the key's in one statement (``CaseRepository.get``), one round trip
+        fewer; when that read cannot be trusted (PostgreSQL, the case row changed while this command waited
+        for its lock) ``read`` is ``NOT_READ`` and the key is looked up afresh.
+        """
+        stored = lookup(connection, self.key) if isinstance(read, NotRead) else read
         if stored is not None:
             raise KeyTaken(stored)
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 
+from storage.driver_rows import DriverStatement
 from storage.hashing import link, link_many
-from storage.tables import cases, deadlines, events
+from storage.idempotency import NOT_READ, NotRead, StoredResponse
+from storage.tables import cases, deadlines, events, idempotency_keys
 from workflow.audit.history import EventRecord
 from workflow.case import OPEN, PASSED, Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
@@ -37,6 +40,27 @@ _SAVE = (
 )
 # inline(): nothing reads an inserted event's id back, so no RETURNING (PostgreSQL) nor pre-executed sequence
 _INSERT_EVENTS = sa.insert(events).inline()
+_EVENT_KEYS = (
+    "case_id",
+    "seq",
+    "name",
+    "data",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "policy_id",
+    "policy_version",
+    "state_before",
+    "state_after",
+    "prev_hash",
+    "hash",
+)
+_event_values = itemgetter(*_EVENT_KEYS)
+# The same statements run with plain tuples (storage/driver_rows.py): a timers batch writes thousands of rows.
+_SAVE_ROWS = DriverStatement(
+    _SAVE, ("state", "closure_reason", "version", "updated_at", "breach_count", "snapshot", "b_id", "b_version")
+)
+_INSERT_EVENT_ROWS = DriverStatement(_INSERT_EVENTS, _EVENT_KEYS, column_keys=_EVENT_KEYS)
 _DEADLINE_STATUS = (
     sa.update(deadlines)
     .where(deadlines.c.case_id == sa.bindparam("b_case"), deadlines.c.number == sa.bindparam("b_number"))
@@ -83,6 +107,20 @@ def _case_row(case: Case, now: datetime) -> dict[str, Any]:
     }
 
 
+def _case_values(case: Case, now: datetime, version_before: int) -> tuple[Any, ...]:
+    """``_case_row`` and the key of ``_SAVE`` as one tuple, in ``_SAVE_ROWS``' order."""
+    return (
+        case.state,
+        case.closure_reason,
+        case.version,
+        now,
+        len(case.breaches),
+        case.to_dict(),
+        case.id,
+        version_before,
+    )
+
+
 def _event_rows(case: Case, records: Sequence[EventRecord]) -> list[dict[str, Any]]:
     return [
         {
@@ -122,23 +160,42 @@ class CaseRepository:
         self.connection = connection
         self.lock_rows = lock_rows  # SELECT ... FOR UPDATE (PostgreSQL); SQLite locks the file instead
         self._heads: dict[tuple[str, int], str] = {}  # (case id, seq) -> hash, read with the firing snapshots
+        self.key_read: StoredResponse | None | NotRead = NOT_READ  # the idempotency key read by ``get``
 
-    def get(self, case_id: str, for_update: bool = False) -> Case:
+    def get(self, case_id: str, for_update: bool = False, key: str | None = None) -> Case:
         """The case's snapshot; ``for_update`` (a command about to write it): locked, with its chain head.
 
         The chain head (the hash of the event at seq = version) comes in the same query, so appending the
-        command's events reads nothing more (``link`` falls back to a read when it is missing).
+        command's events reads nothing more (``link`` falls back to a read when it is missing). ``key``: an
+        idempotency key whose row is read in the same statement too, left in ``key_read``.
         """
         if not for_update:
             snapshot = self.connection.execute(_GET, {"b_id": case_id}).scalar_one_or_none()
             if snapshot is None:
                 raise CaseNotFound(f"no case {case_id!r}")
             return Case.from_dict(snapshot)
-        row = self.connection.execute(_GET_LOCKED if self.lock_rows else _GET_HEAD, {"b_id": case_id}).first()
+        if key is None:
+            query, params = (_GET_LOCKED if self.lock_rows else _GET_HEAD), {"b_id": case_id}
+        else:
+            query, params = (_GET_LOCKED_KEY if self.lock_rows else _GET_HEAD_KEY), {"b_id": case_id, "b_key": key}
+        row = self.connection.execute(query, params).first()
         if row is None:
             raise CaseNotFound(f"no case {case_id!r}")
         self._remember_head(row)
+        if key is not None:
+            self.key_read = self._key_read(row)
         return Case.from_dict(row.snapshot)
+
+    def _key_read(self, row: Any) -> StoredResponse | None | NotRead:
+        # On PostgreSQL the key's row is read in the statement's snapshot, as the chain head is: when the case row
+        # was changed by a writer this statement waited for (the head is then NULL), that writer's key row may be
+        # missing from it, so it is read afresh (NOT_READ). Any other answer is what a second query would see,
+        # apart from commits racing it, which the key's primary key settles at ``record`` as before.
+        if self.lock_rows and row.head is None:
+            return NOT_READ
+        if row.key_request_hash is None:
+            return None
+        return StoredResponse(row.key_request_hash, row.key_status_code, row.key_response)
 
     def _remember_head(self, row: Any) -> None:
         # On PostgreSQL a row locked after waiting for a concurrent writer is that writer's new version, while the
@@ -159,10 +216,7 @@ class CaseRepository:
         self._write_deadlines(None, case)
 
     def save(self, before: Case, after: Case, records: Sequence[EventRecord], now: datetime) -> None:
-        result = self.connection.execute(
-            _SAVE, {**_case_row(after, now), "b_id": after.id, "b_version": before.version}
-        )
-        if result.rowcount != 1:
+        if _SAVE_ROWS.execute(self.connection, [_case_values(after, now, before.version)]) != 1:
             raise VersionConflict(f"case {after.id} changed since version {before.version}")
         self._append(after, records)
         self._write_deadlines(before, after)
@@ -172,7 +226,7 @@ class CaseRepository:
             return
         rows = _event_rows(case, records)
         link(self.connection, rows, self._heads)  # prev_hash and hash: the tamper-evident chain (storage/hashing.py)
-        self.connection.execute(_INSERT_EVENTS, rows)
+        _INSERT_EVENT_ROWS.execute(self.connection, [_event_values(row) for row in rows])
 
     def _write_deadlines(self, before: Case | None, after: Case) -> None:
         known = {d.number: d.status for d in before.deadlines} if before else {}
@@ -256,19 +310,19 @@ class CaseRepository:
                 if was is None:
                     new.append(_deadline_row(after.id, d))
                 elif was == OPEN and d.status == PASSED:
-                    claims.append({"c_case": after.id, "c_number": d.number, "c_seq": d.closed_seq})
+                    claims.append((after.id, d.number, d.closed_seq))
                 elif was != d.status:
                     changed.append(
                         {"b_case": after.id, "b_number": d.number, "b_status": d.status, "b_closed": d.closed_seq}
                     )
-        if claims and self.connection.execute(_CLAIM, claims).rowcount != len(claims):
+        if claims and _CLAIM_ROWS.execute(self.connection, claims) != len(claims):
             raise VersionConflict("a deadline of this batch was fired elsewhere")
-        rows = [{**_case_row(c.after, now), "b_id": c.after.id, "b_version": c.version_before} for c in changes]
-        if self.connection.execute(_SAVE, rows).rowcount != len(rows):
+        rows = [_case_values(c.after, now, c.version_before) for c in changes]
+        if _SAVE_ROWS.execute(self.connection, rows) != len(rows):
             raise VersionConflict("a case of this batch changed while its deadlines fired")
         event_rows = [row for c in changes for row in _event_rows(c.after, c.records)]
         link_many(self.connection, event_rows, self._heads)  # the hash chain (storage/hashing.py)
-        self.connection.execute(_INSERT_EVENTS, event_rows)
+        _INSERT_EVENT_ROWS.execute(self.connection, [_event_values(row) for row in event_rows])
         if new:
             self.connection.execute(sa.insert(deadlines), new)
         if changed:
@@ -312,6 +366,21 @@ _FIRING = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(
 _FIRING_LOCKED = _FIRING.with_for_update(of=cases, skip_locked=True)
 _GET_HEAD = sa.select(cases.c.id, cases.c.version, cases.c.snapshot, _HEAD).where(cases.c.id == sa.bindparam("b_id"))
 _GET_LOCKED = _GET_HEAD.with_for_update(of=cases)
+# The same with an idempotency key's row (storage/idempotency.py), joined whether or not it exists.
+_GET_HEAD_KEY = (
+    sa.select(
+        cases.c.id,
+        cases.c.version,
+        cases.c.snapshot,
+        _HEAD,
+        idempotency_keys.c.request_hash.label("key_request_hash"),
+        idempotency_keys.c.status_code.label("key_status_code"),
+        idempotency_keys.c.response.label("key_response"),
+    )
+    .select_from(cases.outerjoin(idempotency_keys, idempotency_keys.c.key == sa.bindparam("b_key")))
+    .where(cases.c.id == sa.bindparam("b_id"))
+)
+_GET_LOCKED_KEY = _GET_HEAD_KEY.with_for_update(of=cases)
 _EXISTING = sa.select(cases.c.id).where(cases.c.id.in_(sa.bindparam("c_ids", expanding=True)))
 _CLAIM = (
     sa.update(deadlines)
@@ -322,3 +391,4 @@ _CLAIM = (
     )
     .values(status=PASSED, closed_seq=sa.bindparam("c_seq"))
 )
+_CLAIM_ROWS = DriverStatement(_CLAIM, ("c_case", "c_number", "c_seq"))

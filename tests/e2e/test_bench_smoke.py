@@ -21,6 +21,7 @@ SMALL = {
     "apply": ["--cases", "100", "--memory-cases", "100"],
     "feed": ["--rows", "3000", "--repeat", "1"],
     "console": ["--cases", "300", "--no-postgres", "--runs", "1"],
+    "timers": ["--backlog", "300", "--pending", "100", "--seconds", "3", "--sample", "100"],
 }
 
 

@@ -21,7 +21,9 @@ from storage import idempotency
 from storage.idempotency import IdempotencyGuard, KeyTaken
 from storage.queries import CaseQuery
 from storage.tables import cases, events
+from workflow.audit.history import EventRecord
 from workflow.clock import ManualClock
+from workflow.engine import apply
 
 START = datetime(2027, 3, 1, 9, 30, tzinfo=UTC)
 RECEIVE = {"incident_date": "2027-02-20", "formal": True}
@@ -87,6 +89,68 @@ def test_a_taken_key_makes_the_command_write_nothing(app: App) -> None:
     with pytest.raises(KeyTaken):
         app.service.open_case("livin", RECEIVE, actor="crm", hook=guard(app, "once"))
     assert count(app, cases) == 1
+
+
+class Statements:
+    """The SQL each thread sends, recorded from the engine's ``before_cursor_execute`` event."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.by_thread: dict[int, list[str]] = {}
+        sa.event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.by_thread.setdefault(threading.get_ident(), []).append(" ".join(statement.split()))
+
+
+def test_a_command_reads_its_key_with_the_locked_case(app: App) -> None:
+    """One statement reads the case, its chain head and the key's row: no separate key lookup."""
+    case = app.service.open_case("livin", RECEIVE, actor="crm")
+    seen = Statements(app.engine)
+    app.service.apply(case["id"], "add_issue", {"description": "x"}, actor="crm", hook=guard(app, "fresh"))
+    with pytest.raises(KeyTaken) as taken:
+        app.service.apply(case["id"], "add_issue", {"description": "x"}, actor="crm", hook=guard(app, "fresh"))
+    assert taken.value.stored.status_code == 200
+    sent = seen.by_thread[threading.get_ident()]
+    assert not [s for s in sent if s.startswith("SELECT") and "FROM idempotency_keys" in s]  # only the joined read
+    assert len([s for s in sent if "LEFT OUTER JOIN idempotency_keys" in s]) == 2
+    assert len([s for s in sent if s.startswith("INSERT INTO events")]) == 1  # the replay wrote nothing
+
+
+def test_a_key_taken_by_the_writer_a_command_waited_for_refuses_it_before_it_writes(app: App) -> None:
+    """On PostgreSQL the waiting read's snapshot predates the other writer's key row: the key is read afresh.
+
+    Either way the waiting command raises ``KeyTaken`` at ``check``, before writing its event.
+    """
+    case_id = app.service.open_case("livin", RECEIVE, actor="crm")["id"]
+    seen = Statements(app.engine)
+    outcome: list[Any] = []
+
+    def waiting() -> None:
+        try:
+            hook = guard(app, "k")
+            outcome.append(app.service.apply(case_id, "add_issue", {"description": "w"}, actor="crm", hook=hook))
+        except KeyTaken as taken:
+            outcome.append(taken)
+
+    holder = app.service.uow()
+    with holder:
+        before = holder.cases.get(case_id, for_update=True)  # a command with the key, as apply writes one
+        data = {"description": "held"}
+        after = apply(before, app.catalog.get(before.policy_id, before.policy_version), "add_issue", data, START, START)
+        record = EventRecord(case_id, after.version, "add_issue", data, START, START, "crm", before.state, after.state)
+        holder.cases.save(before, after, [record], START)
+        guard(app, "k").record(holder.connection, {"id": case_id, "held": True})
+        waiter = threading.Thread(target=waiting)
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive()  # blocked on the row (PostgreSQL) or the writer lock (SQLite)
+        holder.commit()
+    waiter.join(30)
+    assert not waiter.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyTaken)
+    assert outcome[0].stored.body == {"id": case_id, "held": True}
+    sent = seen.by_thread[waiter.ident]
+    assert not [s for s in sent if s.startswith(("INSERT INTO events", "UPDATE cases"))]
 
 
 def test_keys_are_scoped_to_the_caller_and_stored_answers_survive_a_new_engine(app: App, db_url: str) -> None:

@@ -21,6 +21,7 @@ from storage.feed_queries import (
     BadCursor,
     Position,
     Row,
+    head,
     instant_text,
     map_events,
     parse_cursor,
@@ -79,6 +80,16 @@ def cursor_or_refuse(text: str | None, field: str = "after") -> Position:
         return parse_cursor(text)
     except BadCursor as err:
         raise EventRefused(["invalid_data"], {field: str(err)}) from None
+
+
+def refuse_if_ahead(connection: Any, position: Position, text: str | None, field: str = "after") -> None:
+    """A cursor past the feed's head was never given out (a typo, a cursor of another store, a store restored
+    from an older backup): 422 naming ``field``, rather than an empty page for ever while the events it
+    skips arrive. Every cursor the feed gave out stays at or behind the head (entries are never removed, and
+    on PostgreSQL the head only moves on with the oldest transaction in flight). Checked on an empty page
+    only: a page with entries proves the cursor is behind them."""
+    if position > head(connection):
+        raise EventRefused(["invalid_data"], {field: f"{text!r} is past the end of the feed: not a cursor it gave out"})
 
 
 def entry_type(name: str) -> str:
@@ -185,7 +196,10 @@ class Feed:
             notes = read_notifications(connection, position, limit)
             if not notes:  # the usual page: events only, built as they are read
                 bodies, last = map_events(connection, position, limit, event_body)
-                return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")
+                if last is None:
+                    refuse_if_ahead(connection, position, after)
+                    return FeedPage([], position.text())
+                return FeedPage(bodies, f"{last[0]}.{EVENT}.{last[1]}")
             placed, _ = map_events(connection, position, limit, _placed)
         placed += [(at, notification_body(at, row)) for at, _, row in notes]
         placed.sort(key=itemgetter(0))  # positions are unique: (key, kind, id)

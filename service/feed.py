@@ -196,9 +196,10 @@ class Feed:
             notes = read_notifications(connection, position, limit)
             if not notes:  # the usual page: events only, built as they are read
                 bodies, last = map_events(connection, position, limit, event_body)
-                if not bodies:
+                if last is None:
                     refuse_if_ahead(connection, position, after)
-                return FeedPage(bodies, position.text() if last is None else f"{last[0]}.{EVENT}.{last[1]}")
+                    return FeedPage([], position.text())
+                return FeedPage(bodies, f"{last[0]}.{EVENT}.{last[1]}")
             placed, _ = map_events(connection, position, limit, _placed)
         placed += [(at, notification_body(at, row)) for at, _, row in notes]
         placed.sort(key=itemgetter(0))  # positions are unique: (key, kind, id)

@@ -12,7 +12,10 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
-from urllib.parse import SplitResult
+from urllib.parse import SplitResult, quote
+
+# kept as they are in the request line; anything else (a non-ASCII path) is sent percent-encoded as UTF-8
+_PRINTABLE_ASCII = "".join(chr(c) for c in range(33, 127))
 
 
 class Link:
@@ -23,7 +26,7 @@ class Link:
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if self.https else 80)
         self.timeout = timeout
-        shown = f"[{self.host}]" if ":" in self.host else self.host
+        shown = f"[{self.host}]" if ":" in self.host else self.host.encode("idna").decode("ascii")
         default = self.port == (443 if self.https else 80)
         self.host_header = shown if default else f"{shown}:{self.port}"
         self._sock: socket.socket | None = None
@@ -38,9 +41,10 @@ class Link:
     def post(self, path: str, headers: dict[str, str], body: bytes) -> int:
         """POST ``body``; the answer's status code (its body is read and dropped). Raises OSError or
         ``http.client.HTTPException`` (``RemoteDisconnected``: a kept-alive connection the server closed)."""
-        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host_header}", "Accept-Encoding: identity",
+        target = quote(path, safe=_PRINTABLE_ASCII)
+        lines = [f"POST {target} HTTP/1.1", f"Host: {self.host_header}", "Accept-Encoding: identity",
                  f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
         sock = self._sock
         if sock is None:
             sock = self._sock = self._open()

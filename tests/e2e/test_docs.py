@@ -42,6 +42,7 @@ from tests.e2e.serve_process import Served, start_serve
 pytestmark = pytest.mark.e2e
 VENV_BIN = Path(sys.executable).parent
 TIMEOUT = 240  # seconds for one file's script; a file should take well under 30
+SERVE_WAIT = 120  # seconds for the files' servers, started side by side: on a loaded 2-core machine each takes ~30
 SKIP_LINKS = {".git", ".venv", "build"}
 
 
@@ -96,7 +97,7 @@ def _serve_for(workdir: Path) -> Served:
     with pytest.MonkeyPatch.context() as env:
         for key in [k for k in os.environ if k.startswith("COMPLAINTS_")]:
             env.delenv(key)
-        return start_serve(db_url, workdir / ".docs-out" / "serve.log")
+        return start_serve(db_url, workdir / ".docs-out" / "serve.log", wait=SERVE_WAIT)
 
 
 def _start(path: Path, workdir: Path, served: Served | None) -> Run:
@@ -118,16 +119,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     started: dict[str, Run] = {}
     waiting: dict[Path, Path] = {}
     try:
+        plain: dict[Path, Path] = {}
         for path in doc_files():
             workdir = workdir_for(tmp_path_factory.mktemp("docs") / path.stem)
             if not file_commands(path):
                 started[path.name] = Run(path, [], workdir, None, None)
-            elif wants_server(path):
-                waiting[path] = workdir
             else:
-                started[path.name] = _start(path, workdir, None)
+                (waiting if wants_server(path) else plain)[path] = workdir
         with ThreadPoolExecutor(max_workers=max(1, len(waiting))) as pool:
             futures = {path: pool.submit(_serve_for, workdir) for path, workdir in waiting.items()}
+        for path, workdir in plain.items():  # after the servers are up, so their start-up has the cores to itself
+            started[path.name] = _start(path, workdir, None)
         failed = [f.exception() for f in futures.values() if f.exception() is not None]
         if failed:  # stop the servers that did start before reporting the one that did not
             for future in futures.values():
@@ -139,9 +141,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         yield started
     finally:
         for run in started.values():
-            if run.process is not None and run.process.poll() is None:
-                run.process.kill()
-                run.process.wait(timeout=10)
+            if run.process is not None:
+                if run.process.poll() is None:
+                    run.process.kill()
+                    run.process.wait(timeout=10)
+                if run.process.stdout is not None:
+                    run.process.stdout.close()  # a run the tests never read (a server failed) leaks no pipe
             if run.served is not None:
                 run.served.stop()
 

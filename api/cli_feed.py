@@ -15,7 +15,7 @@ from typing import Any
 from api.bootstrap import Settings, bootstrap
 from service.feed import MAX_LIMIT, Feed
 from storage.feed_queries import BadCursor, parse_cursor
-from workflow.errors import ComplaintsError
+from workflow.errors import ComplaintsError, EventRefused
 
 POLL_SECONDS = 0.5
 
@@ -43,7 +43,10 @@ def _tail(args: argparse.Namespace) -> int:
     try:
         while True:
             want = MAX_LIMIT if args.limit is None else min(MAX_LIMIT, args.limit - printed)
-            page = feed.page(cursor, want)
+            try:
+                page = feed.page(cursor, want)
+            except EventRefused as err:  # a cursor past the feed's end: bad input, as --after
+                raise ComplaintsError(f"--after: {err.details.get('after', err)}", code="invalid_data") from None
             for body in page.bodies:  # one JSON object a line, as the feed's envelope text
                 sys.stdout.write(body + "\n")
             sys.stdout.flush()

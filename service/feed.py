@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Engine
 
-from storage.feed_queries import BadCursor, Position, Row, instant_text, parse_cursor, read_rows
+from storage.feed_queries import BadCursor, Position, Row, head, instant_text, parse_cursor, read_rows
 from workflow.errors import EventRefused
 from workflow.vocabulary import EVENTS
 
@@ -60,6 +60,16 @@ def cursor_or_refuse(text: str | None, field: str = "after") -> Position:
         return parse_cursor(text)
     except BadCursor as err:
         raise EventRefused(["invalid_data"], {field: str(err)}) from None
+
+
+def refuse_if_ahead(connection: Any, position: Position, text: str | None, field: str = "after") -> None:
+    """A cursor past the feed's head was never given out (a typo, a cursor of another store, a store restored
+    from an older backup): 422 naming ``field``, rather than an empty page for ever while the events it
+    skips arrive. Every cursor the feed gave out stays at or behind the head (entries are never removed, and
+    on PostgreSQL the head only moves on with the oldest transaction in flight). Checked on an empty page
+    only: a page with entries proves the cursor is behind them."""
+    if position > head(connection):
+        raise EventRefused(["invalid_data"], {field: f"{text!r} is past the end of the feed: not a cursor it gave out"})
 
 
 def entry_type(name: str) -> str:
@@ -139,5 +149,7 @@ class Feed:
         position = cursor_or_refuse(after)
         with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
             rows = read_rows(connection, position, limit)
+            if not rows:
+                refuse_if_ahead(connection, position, after)
         last = Position(*rows[-1][0]) if rows else position
         return FeedPage(to_bodies(rows), last.text())

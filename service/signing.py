@@ -2,7 +2,8 @@
 
 Header ``Complaints-Signature: t=<unix seconds>,v1=<hex digest>``. A receiver recomputes the digest with
 its secret over the timestamp, a dot and the raw body, compares in constant time, and rejects a timestamp
-too far from its own clock (a replayed request). docs/integrating.md has the receiver's few lines.
+too far from its own clock (a replayed request). docs/integrators.md ("Verifying a signature") has the
+receiver's few lines.
 """
 
 from __future__ import annotations
@@ -30,4 +31,4 @@ def verify(secret: str, body: bytes, header: str, now: float | None = None, tole
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
     expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    return hmac.compare_digest(expected.encode(), parts.get("v1", "").encode())  # str compare: ASCII only

@@ -15,8 +15,10 @@ succeeds. Other subscriptions and other cases are never held back by it.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
 import random
+import re
 import secrets
 import threading
 import time
@@ -29,7 +31,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
-from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, to_entries
+from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead, to_entries
 from service.logs import get_logger
 from service.signing import HEADER, sign
 from storage import outbox
@@ -43,7 +45,7 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    """How deliveries are retried and sent (README of docs/integrating.md, Settings)."""
+    """How deliveries are retried and sent (docs/integrators.md, "Webhooks")."""
 
     retry_base_seconds: float = 2.0
     retry_cap_seconds: float = 3600.0
@@ -83,10 +85,36 @@ def normalise_types(types: list[str] | None) -> list[str]:
     return out
 
 
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$")
+
+
+def _host_ok(host: str) -> bool:
+    """A DNS name (an internationalised one as its IDNA form) or an IP address literal."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return bool(_HOST.match(ascii_host.lower()))
+
+
 def check_url(url: str) -> str:
+    """An http(s) URL a delivery can be sent to, or 422 naming ``url``: checked here, at subscription, so a
+    URL that can never be sent (a port out of range, a host with a space) is refused before it is stored."""
+    refused = EventRefused(["invalid_data"], {"url": f"{url!r} is not an http(s) URL"})
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise refused
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise EventRefused(["invalid_data"], {"url": f"{url!r} is not an http(s) URL"})
+    try:
+        port = parts.port  # "Port out of range" or a port that is not a number: ValueError
+    except ValueError:
+        raise refused from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _host_ok(parts.hostname) or port == 0:
+        raise refused
     return url
 
 
@@ -119,6 +147,8 @@ class Webhooks:
         row = {"id": "wh_" + uuid.uuid4().hex[:20], "url": url, "types": wanted, "secret": secret,
                "created_at": self.clock.now()}  # fmt: skip
         with write_transaction(self.engine) as connection:
+            if start is not None:
+                refuse_if_ahead(connection, start, after)
             row["cursor"] = (start or head(connection)).text()
             outbox.add_subscription(connection, row)
         return {**row, "status": outbox.ACTIVE}
@@ -152,7 +182,11 @@ class Webhooks:
         _known_id(delivery_id)
         with write_transaction(self.engine) as connection:
             if not outbox.redeliver(connection, delivery_id, self.clock.now()):
-                raise ComplaintsError(f"no webhook delivery {delivery_id} (or it is being sent now)", code="not_found")
+                raise ComplaintsError(
+                    f"no webhook delivery {delivery_id} to send again (none, being sent now, or its subscription "
+                    "was removed)",
+                    code="not_found",
+                )
         return self.delivery(delivery_id)
 
     # -- the worker's steps --------------------------------------------------------------------------
@@ -238,9 +272,12 @@ class Webhooks:
             HEADER: sign(claimed.secret, body, int(time.time())),
         }
         started = time.monotonic()
-        conn, path = self._connection(claimed.url)
         code: int | None = None
         error: str | None = None
+        try:
+            conn, path = self._connection(claimed.url)
+        except ValueError as err:  # a URL stored before check_url refused such: this delivery fails, no other
+            return outbox.Outcome(claimed, None, f"bad URL: {err}", 0)
         for retry in (False, True):  # a kept-alive connection the server closed: one fresh try
             try:
                 conn.request("POST", path, body=body, headers=headers)

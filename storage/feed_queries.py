@@ -29,6 +29,7 @@ from storage.tables import events, notifications
 
 EVENT, NOTIFICATION = 0, 1
 _CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
+_BIGINT = 2**63 - 1  # the largest id or transaction id a column holds
 
 
 class Position(NamedTuple):
@@ -55,7 +56,10 @@ def parse_cursor(text: str | None) -> Position:
     match = _CURSOR.match(text)
     if match is None:
         raise BadCursor(f"{text!r} is not a feed cursor (give back a cursor the feed returned, like '0.0.0')")
-    return Position(int(match[1]), int(match[2]), int(match[3]))
+    position = Position(int(match[1]), int(match[2]), int(match[3]))
+    if position.key > _BIGINT or position.id > _BIGINT:  # no column holds it: the driver would overflow (a 500)
+        raise BadCursor(f"{text!r} is not a feed cursor (its numbers are past any the feed gives out)")
+    return position
 
 
 _XMIN = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")

@@ -222,10 +222,12 @@ def delivery(connection: sa.Connection, delivery_id: int) -> dict[str, Any] | No
 
 
 def redeliver(connection: sa.Connection, delivery_id: int, now: datetime) -> bool:
-    """Send a delivery again now (whatever it got before), with a fresh round of retries."""
+    """Send a delivery again now (whatever it got before), with a fresh round of retries; False when there is
+    no such delivery, it is being sent, or its subscription was removed (a claim would never find it: it
+    would sit ``pending`` for ever)."""
     result = connection.execute(
         sa.update(_d)
-        .where(_d.c.id == delivery_id, _d.c.status != SENDING)
+        .where(_d.c.id == delivery_id, _d.c.status != SENDING, sa.exists().where(_s.c.id == _d.c.subscription_id))
         .values(status=PENDING, attempts=0, next_attempt_at=now)
     )
     return result.rowcount == 1

@@ -42,6 +42,7 @@ from tests.e2e.serve_process import Served, start_serve
 pytestmark = pytest.mark.e2e
 VENV_BIN = Path(sys.executable).parent
 TIMEOUT = 240  # seconds for one file's script; a file should take well under 30
+SERVE_WAIT = 120  # seconds for the files' servers, started side by side: on a loaded 2-core machine each takes ~30
 SKIP_LINKS = {".git", ".venv", "build"}
 
 
@@ -96,8 +97,7 @@ def _serve_for(workdir: Path) -> Served:
     with pytest.MonkeyPatch.context() as env:
         for key in [k for k in os.environ if k.startswith("COMPLAINTS_")]:
             env.delenv(key)
-        # Many servers and scripts start at once on a CI machine's few cores: a slow start is no docs failure
-        return start_serve(db_url, workdir / ".docs-out" / "serve.log", wait=120)
+        return start_serve(db_url, workdir / ".docs-out" / "serve.log", wait=SERVE_WAIT)
 
 
 def _start(path: Path, workdir: Path, served: Served | None) -> Run:

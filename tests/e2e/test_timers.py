@@ -114,7 +114,7 @@ def open_and_watch_over_http(client: httpx.Client, instant: datetime) -> None:
         (event,) = breached(case_id)
         assert datetime.fromisoformat(str(event["occurred_at"])) == instant
         late = datetime.fromisoformat(str(event["recorded_at"])) - instant
-        assert timedelta(0) <= late < timedelta(seconds=3), f"fired {late} after its breach instant"
+        assert timedelta(0) <= late < timedelta(seconds=20), f"fired {late} after its breach instant"  # not the sweep
 
 
 def test_after_kill_9_the_deadlines_that_passed_while_down_fire_once_in_due_order(

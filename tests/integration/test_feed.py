@@ -88,6 +88,35 @@ def test_feed_over_http_names_the_bad_field(db_url: str, tmp_path: Path) -> None
     assert client.get("/webhooks", headers={"Authorization": f"Bearer {admin_only}"}).status_code == 403
 
 
+def test_a_cursor_past_the_end_of_the_feed_is_422_naming_it_and_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    """A well-formed cursor the feed never gave out (past its head) would be an empty page for ever while the
+    events it skips arrive: refused, on the feed and on a new webhook (``feed tail``: docs/integrators.md); the
+    head, and any cursor behind it, still reads."""
+    app = _app(db_url, tmp_path)
+    app.service.open_case(POLICY, RECEIVE, occurred_at=T0)
+    feed = Feed(app.engine)
+    head = feed.page(None, 10).next_cursor
+    assert feed.page(head, 10).entries == [] and feed.page("0.0.0", 10).next_cursor == head
+    key = int(head.split(".")[0])
+    client = TestClient(create_app(app))
+    reader = {"Authorization": f"Bearer {create_token(app.engine, 'crm', 'automation', T0)}"}
+    admin = {"Authorization": f"Bearer {create_token(app.engine, 'boss', 'admin', T0)}"}
+    for ahead in (f"{key + 1000}.0.{key + 1000}", f"{key}.1.99", "9223372036854775807.0.1"):
+        with pytest.raises(EventRefused) as refused:
+            feed.page(ahead, 10)
+        assert "after" in refused.value.details
+        answer = client.get("/feed", params={"after": ahead}, headers=reader)
+        assert answer.status_code == 422 and answer.json()["details"].keys() == {"after"}, answer.text
+        made = client.post("/webhooks", json={"url": "http://127.0.0.1:9/x", "after": ahead}, headers=admin)
+        assert made.status_code == 422 and made.json()["details"].keys() == {"after"}, made.text
+    for overflow in ("9999999999999999999.0.1", "1.0.9223372036854775808"):  # no column holds them: not a 500
+        answer = client.get("/feed", params={"after": overflow}, headers=reader)
+        assert answer.status_code == 422 and answer.json()["details"].keys() == {"after"}, answer.text
+    assert client.get("/webhooks", headers=admin).json() == []
+    made = client.post("/webhooks", json={"url": "http://127.0.0.1:9/x", "after": head}, headers=admin)
+    assert made.status_code == 201 and client.get("/webhooks", headers=admin).json()[0]["cursor"] == head
+
+
 WRITERS, PER_WRITER = 8, 40
 
 

@@ -17,7 +17,7 @@ from api.bootstrap import App, Settings, bootstrap
 from api.http.app import create_app
 from api.http.deps import create_token
 from service.signing import HEADER, sign, verify
-from service.webhooks import DeliverySettings, Webhooks
+from service.webhooks import DeliverySettings, Webhooks, check_url
 from storage.tables import webhook_subscriptions
 from tests.integration.test_timers_support import POLICY, RECEIVE, write_policy
 from tests.webhook_receiver import Receiver
@@ -97,6 +97,45 @@ def test_a_dead_receiver_is_marked_failing_and_holds_back_no_one_else(app: App, 
     assert {s["id"]: s["status"] for s in hooks.list()}[dead["id"]] == "active"
 
 
+def test_a_stored_url_that_cannot_be_sent_fails_its_own_delivery_and_holds_back_no_one_else(
+    app: App, receiver: Receiver
+) -> None:
+    """A URL stored before check_url refused such (a port out of range): its delivery fails as an attempt with
+    an error; it does not stop the worker's round, so the other subscription's delivery still arrives."""
+    hooks = Webhooks(app.engine, app.clock, FAST)
+    broken = hooks.add("http://127.0.0.1:8080/x")
+    hooks.add(receiver.url)
+    with app.engine.begin() as connection:
+        connection.execute(
+            sa.update(webhook_subscriptions)
+            .where(webhook_subscriptions.c.id == broken["id"])
+            .values(url="http://127.0.0.1:99999/x")
+        )
+    app.service.open_case(POLICY, RECEIVE, occurred_at=T0 - timedelta(hours=3))
+    drain(hooks, app)
+    assert len(receiver.delivered()) == 1
+    [failed] = hooks.deliveries(broken["id"], 10)
+    assert failed["status"] == "failed" and "bad URL" in failed["last_error"]
+    assert {s["id"]: s["status"] for s in hooks.list()}[broken["id"]] == "failing"
+
+
+def test_a_delivery_of_a_removed_subscription_is_not_sent_again(app: App, receiver: Receiver) -> None:
+    """Its log stays readable, but redelivery is not_found: nothing would ever claim it (no subscription)."""
+    hooks = Webhooks(app.engine, app.clock, FAST)
+    sub = hooks.add(receiver.url)
+    app.service.open_case(POLICY, RECEIVE, occurred_at=T0 - timedelta(hours=3))
+    drain(hooks, app)
+    [sent] = hooks.deliveries(sub["id"], 10)
+    assert hooks.redeliver(sent["id"])["status"] == "pending"
+    drain(hooks, app)
+    hooks.remove(sub["id"])
+    assert hooks.delivery(sent["id"])["status"] == "delivered"
+    with pytest.raises(ComplaintsError) as refused:
+        hooks.redeliver(sent["id"])
+    assert refused.value.code == "not_found" and "removed" in refused.value.detail
+    assert hooks.delivery(sent["id"])["status"] == "delivered" and len(receiver.delivered()) == 2
+
+
 def test_a_refused_command_is_never_delivered(app: App, receiver: Receiver) -> None:
     hooks = Webhooks(app.engine, app.clock, FAST)
     hooks.add(receiver.url)
@@ -116,6 +155,7 @@ def test_a_tampered_body_fails_the_signature_check() -> None:
     assert not verify("whsec_other", body, header)
     assert not verify("whsec_x", body, header, now=now + 3600)  # a replay an hour later
     assert not verify("whsec_x", body, "garbage")
+    assert not verify("whsec_x", body, f"t={now},v1=\u00e9")  # non-ASCII: False, not a TypeError
 
 
 def test_bad_subscriptions_are_422_naming_the_field_and_write_nothing(app: App) -> None:
@@ -127,11 +167,20 @@ def test_bad_subscriptions_are_422_naming_the_field_and_write_nothing(app: App) 
         ({"url": "not a url"}, "url"),
         ({"url": "http://example.org/x", "types": ["deadline_passed", "made_up"]}, "types"),
         ({"url": "http://example.org/x", "after": "zzz"}, "after"),
+        ({"url": "http://127.0.0.1:99999/x"}, "url"),  # a port out of range
+        ({"url": "http://example.org:abc/x"}, "url"),
+        ({"url": "http://exa mple.org/x"}, "url"),
+        ({"url": "http://example.org/a b"}, "url"),
+        ({"url": "http://example.org:0/x"}, "url"),
+        ({"url": "http://under_score!.org/x"}, "url"),
+        ({"url": "http://example.org/x", "types": "deadline_passed"}, "types"),  # not a list
     ):
         answer = client.post("/webhooks", json=body, headers=auth)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"] == "invalid_data" and field in answer.json()["details"]
     assert client.get("/webhooks", headers=auth).json() == []
+    for url in ("http://[::1]:8080/x", "https://exämple.org/x", "http://localhost./x", "HTTPS://Example.ORG/x?a=b"):
+        assert check_url(url) == url
     made = client.post("/webhooks", json={"url": "https://example.org/x", "types": ["deadline_due_soon"]}, headers=auth)
     assert made.status_code == 201 and made.json()["secret"].startswith("whsec_")
     listed = client.get("/webhooks", headers=auth).json()

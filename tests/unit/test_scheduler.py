@@ -103,7 +103,7 @@ def test_a_wake_up_fires_at_its_instant_not_before(stopping: list[DeadlineTimers
     timers.deadlines_changed([MIDNIGHT])
     fire.wait_for(2)
     woke = fire.calls[1]
-    assert MIDNIGHT <= woke < MIDNIGHT + timedelta(seconds=1.5)
+    assert MIDNIGHT <= woke < MIDNIGHT + timedelta(seconds=5)  # at the wake-up (the sweep is an hour away)
     assert timers.planned() == []
 
 

@@ -20,6 +20,7 @@ from storage.driver_rows import DriverStatement
 from storage.hashing import link, link_many
 from storage.idempotency import NOT_READ, NotRead, StoredResponse
 from storage.tables import cases, deadlines, events, idempotency_keys
+from workflow.audit.canonical import HASHED_FIELDS
 from workflow.audit.history import EventRecord
 from workflow.case import OPEN, PASSED, Case, Deadline
 from workflow.errors import CaseNotFound, VersionConflict
@@ -40,21 +41,7 @@ _SAVE = (
 )
 # inline(): nothing reads an inserted event's id back, so no RETURNING (PostgreSQL) nor pre-executed sequence
 _INSERT_EVENTS = sa.insert(events).inline()
-_EVENT_KEYS = (
-    "case_id",
-    "seq",
-    "name",
-    "data",
-    "occurred_at",
-    "recorded_at",
-    "actor",
-    "policy_id",
-    "policy_version",
-    "state_before",
-    "state_after",
-    "prev_hash",
-    "hash",
-)
+_EVENT_KEYS = (*HASHED_FIELDS, "hash")  # an event row: the fields its hash covers, then the hash
 _event_values = itemgetter(*_EVENT_KEYS)
 # The same statements run with plain tuples (storage/driver_rows.py): a timers batch writes thousands of rows.
 _SAVE_ROWS = DriverStatement(

@@ -107,11 +107,12 @@ def _append_event(engine: sa.Engine, case_id: str, seq: int) -> None:
         connection.execute(sa.insert(events), _event_row(case_id, seq))
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite commits ids in order: one writer at a time
 def test_a_lower_id_committed_late_on_postgresql_changes_the_version(year_of_cases: Any) -> None:
     reports, plans, _ = year_of_cases
     engine = reports.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite commits event ids in order: one writer at a time")
+    assert engine.dialect.name == "postgresql"
     case_id = plans[0].case_id
     with engine.connect() as slow:
         slow.begin()

@@ -5,7 +5,7 @@ The console's 12-month chart needs three figures a month. Asking
 pieces; here each figure is one scan over the whole span with the month as a
 ``CASE`` over the months' first instants (London midnights, bound as the
 column's own type, so no date function runs per row), then a ``GROUP BY``.
-The conditions are ``ReportQueries``' own (``ARRIVALS``, ``_responds``,
+The conditions are ``ReportQueries``' own (``_arrivals``, ``_responds``,
 ``_late``, the breach filter), so each month's figure is the KPI report's:
 tests/integration/test_reports.py checks every month against ``kpi`` on both
 backends.
@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from storage.report_queries import ARRIVALS, RESPONSE_KINDS, S1_STATES, S2_STATES, ReportQueries, stage_of_state
+from storage.report_queries import RESPONSE_KINDS, S1_STATES, S2_STATES, ReportQueries, stage_of_state
 from storage.tables import cases, deadlines, events
 from workflow.vocabulary import WINDOWS
 
@@ -42,15 +42,10 @@ class MonthQueries(ReportQueries):
 
     def received_by_month(self, bounds: Sequence[datetime]) -> dict[int, int]:
         """{month: complaints that came in (stage 0, 1 and 2)}: ``received`` per month, summed over stages."""
-        start, end = bounds[0], bounds[-1]
         parts = []
-        for stage, name, before, after in ARRIVALS:
-            e = events.alias(f"e{len(parts)}")
-            where = [e.c.name == name, e.c.state_before.in_(before), e.c.occurred_at >= start, e.c.occurred_at < end]
-            if after is not None:
-                where.append(e.c.state_after == after)
+        for stage, e, where in self._arrivals(bounds[0], bounds[-1]):
             columns = [month_index(e.c.occurred_at, bounds).label("month"), sa.literal(stage).label("stage")]
-            parts.append(sa.select(*columns).where(*where, *self._policy(e)))
+            parts.append(sa.select(*columns).where(*where))
         out: dict[int, int] = defaultdict(int)
         for month, _, n in self._grouped(parts):
             out[month] += n

@@ -124,6 +124,17 @@ class ReportQueries:
 
     # -- received --------------------------------------------------------------
 
+    def _arrivals(self, start: datetime, end: datetime) -> list[tuple[str, Any, list[Any]]]:
+        """(stage, events alias, conditions) for each way a complaint comes in between ``start`` and ``end``."""
+        out = []
+        for stage, name, before, after in ARRIVALS:
+            e = events.alias(f"e{len(out)}")
+            where = [e.c.name == name, e.c.state_before.in_(before), e.c.occurred_at >= start, e.c.occurred_at < end]
+            if after is not None:
+                where.append(e.c.state_after == after)
+            out.append((stage, e, [*where, *self._policy(e)]))
+        return out
+
     def received(self, start: datetime, end: datetime, by_channel: bool = False) -> list[Any]:
         """(stage[, channel], n) of complaints that came in: stage 0, 1 and 2 (escalation requests).
 
@@ -131,18 +142,14 @@ class ReportQueries:
         index on events (name, state_before, occurred_at) serves every part (docs/design.md: indexes).
         """
         parts = []
-        for stage, name, before, after in ARRIVALS:
-            e = events.alias(f"e{len(parts)}")
-            where = [e.c.name == name, e.c.state_before.in_(before), e.c.occurred_at >= start, e.c.occurred_at < end]
-            if after is not None:
-                where.append(e.c.state_after == after)
+        for stage, e, where in self._arrivals(start, end):
             columns: list[Any] = [sa.literal(stage).label("stage")]
             source: Any = e
             if by_channel:
                 r = events.alias(f"r{len(parts)}")  # the receive event (seq 1) carries the channel
                 columns.append(sa.func.coalesce(r.c.data["channel"].as_string(), "unknown").label("channel"))
                 source = e.join(r, sa.and_(r.c.case_id == e.c.case_id, r.c.seq == 1))
-            parts.append(sa.select(*columns).select_from(source).where(*where, *self._policy(e)))
+            parts.append(sa.select(*columns).select_from(source).where(*where))
         union = sa.union_all(*parts).subquery()
         keys = [union.c.stage, *([union.c.channel] if by_channel else [])]
         return self._rows(sa.select(*keys, sa.func.count().label("n")).group_by(*keys))

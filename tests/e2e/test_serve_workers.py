@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,14 +21,6 @@ from tests.e2e.test_timers import DUE, assert_clean, passed_rows, prepared, wait
 from tests.integration.test_timers_support import POLICY, RECEIVE, passes, received_for, write_policy
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for process in started:
-        process.kill()
 
 
 def test_two_workers_serve_requests_and_fire_each_deadline_once(

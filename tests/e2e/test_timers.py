@@ -14,7 +14,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -37,14 +37,6 @@ DUE = date(2027, 2, 10)
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
     return write_policy(tmp_path / "policies")
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for process in started:
-        process.kill()
 
 
 def prepared(db_url: str, policy_dir: Path, at: datetime) -> App:

@@ -5,7 +5,7 @@ and restart, every event arrives at least once, in order per case; a reminder fi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,14 +24,6 @@ from tests.webhook_receiver import Receiver
 from workflow.clock import ManualClock, SystemClock
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def served() -> Iterator[list[Served]]:
-    started: list[Served] = []
-    yield started
-    for process in started:
-        process.kill()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -20,16 +20,14 @@ A cursor is that position as text, ``"key.kind.id"``; ``"0.0.0"`` (or none) is t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from storage.tables import events, notifications
 
 EVENT, NOTIFICATION = 0, 1
-T = TypeVar("T")
 _CURSOR = re.compile(r"^(\d{1,19})\.([01])\.(\d{1,19})$")
 _BIGINT = 2**63 - 1  # the largest id or transaction id a column holds
 
@@ -101,9 +99,10 @@ def instant_text(value: Any) -> str:
     return value.isoformat() + "Z"
 
 
-def _after(key: Any, row_id: Any, kind: int, position: tuple[int, int, int]) -> Any:
+def _after(key: Any, row_id: Any, kind: int, position: tuple[Any, int, Any]) -> Any:
     """Rows of table ``kind`` positioned after ``position`` (the order is key, then kind, then id), written so
-    that the (key, id) index answers it as a range."""
+    that the (key, id) index answers it as a range. The key and id may be bound parameters
+    (storage/feed_pages.py compiles each shape once)."""
     after = Position(*position)
     if key is row_id:  # SQLite's events: the key is the id itself
         return row_id > after.key if after.kind >= kind else row_id >= after.key
@@ -111,7 +110,11 @@ def _after(key: Any, row_id: Any, kind: int, position: tuple[int, int, int]) -> 
         return key >= after.key
     if after.kind > kind:
         return key > after.key
-    return sa.tuple_(key, row_id) > sa.tuple_(sa.literal(after.key), sa.literal(after.id))
+    return sa.tuple_(key, row_id) > sa.tuple_(_value(after.key), _value(after.id))
+
+
+def _value(value: Any) -> Any:
+    return value if isinstance(value, sa.ClauseElement) else sa.literal(value)
 
 
 def _postgres(connection: sa.Connection) -> bool:
@@ -121,50 +124,43 @@ def _postgres(connection: sa.Connection) -> bool:
 Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def _events_result(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> sa.CursorResult[Any]:
-    postgres = _postgres(connection)
+def _events_query(postgres: bool, after: tuple[Any, int, Any], xmin: Any = _XMIN) -> sa.Select[Any]:
+    """The event rows after ``after`` in feed order (``_EVENT_QUERIES``' columns; no limit yet): on PostgreSQL
+    only transactions below ``xmin``, the oldest in flight (the statement's snapshot's unless one is given)."""
     event_key = events.c.txid if postgres else events.c.id
     query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
     if postgres:
-        query = query.where(events.c.txid < _XMIN).order_by(events.c.txid, events.c.id)
-    else:
-        query = query.order_by(events.c.id)
-    return connection.execute(query.limit(limit))
+        return query.where(events.c.txid < xmin).order_by(events.c.txid, events.c.id)
+    return query.order_by(events.c.id)
 
 
-def read_events(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Any]:
+def _oldest_in_flight(connection: sa.Connection) -> int | None:
+    """PostgreSQL: the snapshot's xmin, taken once so that the events and the notifications of one read are
+    cut at the same transaction (each statement of a READ COMMITTED transaction has its own snapshot: cut
+    at two, a notification between the two cuts could be passed by the events' cursor). None on SQLite,
+    where one read transaction is one snapshot and keys are taken in commit order."""
+    return connection.execute(sa.select(_XMIN)).scalar_one() if _postgres(connection) else None
+
+
+def _cut(xmin: int | None) -> Any:
+    return _XMIN if xmin is None else sa.literal(xmin, sa.BigInteger)
+
+
+def read_events(
+    connection: sa.Connection, after: tuple[int, int, int], limit: int, xmin: int | None = None
+) -> list[Any]:
     """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first), as rows
     with attribute access."""
-    return _events_result(connection, after, limit).fetchall()
+    return connection.execute(_events_query(_postgres(connection), after, _cut(xmin)).limit(limit)).fetchall()
 
 
-def map_events(
-    connection: sa.Connection, after: tuple[int, int, int], limit: int, build: Callable[[tuple[Any, ...]], T]
-) -> tuple[list[T], tuple[Any, ...] | None]:
-    """``build`` of each event row ``read_events`` would give, as the driver's plain tuple, and the last row
-    (None when there was none): the feed's hot path (bench/feed.py).
-
-    Each row is taken from the DBAPI cursor and built at once: iterating a SQLAlchemy result wraps every
-    tuple in a row object, and ``fetchall`` keeps a page of tuples alive (cold in the CPU's cache by the
-    time they are built). These columns need no result processing (texts, integers, and PostgreSQL's
-    datetimes as psycopg makes them)."""
-    result = _events_result(connection, after, limit)
-    built: list[T] = []
-    add = built.append
-    last = None
-    try:
-        for last in result.cursor:
-            add(build(last))
-    finally:
-        result.close()
-    return built, last
-
-
-def read_notifications(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
+def read_notifications(
+    connection: sa.Connection, after: tuple[int, int, int], limit: int, xmin: int | None = None
+) -> list[Row]:
     """Up to ``limit`` due-soon notifications after ``after``, in feed order, with their positions."""
     query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
     if _postgres(connection):
-        query = query.where(notifications.c.txid < _XMIN)
+        query = query.where(notifications.c.txid < _cut(xmin))
     query = query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
     return [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(query).fetchall()]
 
@@ -179,8 +175,10 @@ def merge(event_rows: list[Any], notes: list[Row], limit: int) -> list[Row]:
 
 def read_rows(connection: sa.Connection, after: tuple[int, int, int], limit: int) -> list[Row]:
     """Up to ``limit`` rows after ``after``, in feed order: (position, "event"|"notification", row). A position
-    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``."""
-    return merge(read_events(connection, after, limit), read_notifications(connection, after, limit), limit)
+    is a plain (key, kind, id) tuple here, not a ``Position`` (one is made per entry): ``Position(*it)``.
+    Both tables are cut at one oldest transaction in flight (``_oldest_in_flight``)."""
+    xmin = _oldest_in_flight(connection)
+    return merge(read_events(connection, after, limit, xmin), read_notifications(connection, after, limit, xmin), limit)
 
 
 def head(connection: sa.Connection) -> Position:

@@ -175,8 +175,8 @@ def test_a_follower_sees_every_event_exactly_once_while_writers_commit_out_of_id
 
 
 def test_the_database_written_envelope_says_what_the_stored_event_says(db_url: str, tmp_path: Path) -> None:
-    """storage/feed_envelope.py writes each entry in SQL: every field must be the stored row's, instants in
-    RFC 3339 UTC with microseconds only when there are any, data as the JSON object it was."""
+    """service/feed.py writes each entry as text from the driver's values: every field must be the stored
+    row's, instants in RFC 3339 UTC with microseconds only when there are any, data as the JSON object it was."""
     app = _app(db_url, tmp_path)
     exact = T0 - timedelta(hours=2)
     fine = T0 - timedelta(hours=1, microseconds=-120)  # 09:00:00.000120

@@ -14,8 +14,14 @@ from service.due_soon import DueSoon
 from service.webhooks import DeliverySettings, Webhooks
 
 
+def delivery_enabled() -> bool:
+    return os.environ.get("COMPLAINTS_DELIVERY", "on").lower() not in ("off", "0", "no")
+
+
 def background_worker(app: App) -> BackgroundWorker | None:
-    if os.environ.get("COMPLAINTS_DELIVERY", "on").lower() in ("off", "0", "no"):
+    """The worker loop on a thread of this process: what the child of ``complaints serve`` runs
+    (api/delivery_process.py says why serve gives it a process of its own)."""
+    if not delivery_enabled():
         return None
     hooks = Webhooks(app.engine, app.clock, DeliverySettings.from_env())
     reminders = DueSoon(app.engine, app.catalog)

@@ -14,10 +14,11 @@ import argparse
 from datetime import date, datetime
 from typing import Any
 
-from api.background import background_worker
 from api.bootstrap import Settings, bootstrap
 from api.cli import print_json
-from api.serve_workers import check_workers, run_workers, share_clock, with_timers
+from api.delivery_process import delivery_worker
+from api.serve_workers import check_workers, run_workers, with_timers
+from api.shared_clock import share_clock
 from scheduler.clock import ShiftedClock
 from scheduler.timers import DeadlineTimers
 from service.logs import configure_logging
@@ -66,7 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_workers(args, settings, clock)
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
-    worker = background_worker(app)  # webhooks and due-soon reminders (api/background.py)
+    worker = delivery_worker(app)  # webhooks and due-soon reminders, in a child (api/delivery_process.py)
     server = uvicorn.Server(
         uvicorn.Config(
             with_timers(app, timers, worker), host=args.host, port=args.port, access_log=False, log_level="info"

@@ -17,9 +17,10 @@ through the ``on_deadlines`` hook at once, with no cross-process signal, and
 a burst of deadlines at one midnight is fired by N processes instead of one.
 The cost is N sweeps a minute instead of one (a few indexed queries each).
 
-Each worker runs the webhook delivery and due-soon reminders too (api/background.py), for the same
-reason: outbox rows are claimed with ``SKIP LOCKED`` under a lease (service/webhooks.py), so two
-workers send each delivery once per attempt, and a reminder is written once (a unique key).
+Each worker runs the webhook delivery and due-soon reminders too (in its child process:
+api/delivery_process.py), for the same reason: outbox rows are claimed with ``SKIP LOCKED`` under a
+lease (service/webhooks.py), so two workers send each delivery once per attempt, and a reminder is
+written once (a unique key).
 
 SQLite is refused: its file serializes writers across processes by polling
 (``busy_timeout``), and the writer lock that queues writers
@@ -30,9 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from workflow.errors import ComplaintsError
@@ -41,16 +40,15 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from api.bootstrap import App, Settings
+    from api.delivery_process import DeliveryProcess
     from scheduler.delivery import BackgroundWorker
     from scheduler.timers import DeadlineTimers
-    from workflow.clock import Clock
 
-CLOCK_ENV = "COMPLAINTS_SERVE_SHIFTED_CLOCK"  # "START WALL_START": every worker reads one shifted clock
 FACTORY = "api.serve_workers:worker_app"
 
 
 def with_timers(
-    app: App, timers: DeadlineTimers, worker: BackgroundWorker | None = None, dispose: bool = False
+    app: App, timers: DeadlineTimers, worker: BackgroundWorker | DeliveryProcess | None = None, dispose: bool = False
 ) -> FastAPI:
     """The HTTP app, whose lifespan starts the timers and the background worker (webhook delivery, due-soon
     reminders: api/background.py) and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
@@ -89,38 +87,22 @@ def check_workers(workers: int, settings: Settings) -> None:
         )
 
 
-def share_clock(clock: Clock) -> None:
-    """Hand a shifted clock to the workers: its start and the wall time it started, so all read the same."""
-    start, wall = getattr(clock, "start", None), getattr(clock, "wall_start", None)
-    if start is not None and wall is not None:
-        os.environ[CLOCK_ENV] = f"{start.isoformat()} {wall.isoformat()}"
-
-
-def _worker_clock() -> Clock:
-    from scheduler.clock import ShiftedClock
-    from workflow.clock import SystemClock
-
-    shared = os.environ.get(CLOCK_ENV)
-    if not shared:
-        return SystemClock()
-    start, wall = (datetime.fromisoformat(part) for part in shared.split())
-    return ShiftedClock(start, wall_start=wall.astimezone(UTC))
-
-
 def worker_app() -> FastAPI:
-    """uvicorn's factory in each worker process: the app with its own timers and background worker, as
+    """uvicorn's factory in each worker process: the app with its own timers and delivery process, as
     ``serve`` builds it."""
-    from api.background import background_worker
     from api.bootstrap import Settings, bootstrap
+    from api.shared_clock import worker_clock
     from scheduler.timers import DeadlineTimers
     from service.logs import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)
-    clock = _worker_clock()
+    clock = worker_clock()
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
-    return with_timers(app, timers, background_worker(app), dispose=True)
+    from api.delivery_process import delivery_worker
+
+    return with_timers(app, timers, delivery_worker(app), dispose=True)
 
 
 def run_workers(host: str, port: int, workers: int) -> None:

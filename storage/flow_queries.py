@@ -61,7 +61,7 @@ def case_count(connection: sa.Connection, cohort: Cohort, after: StoreMark | Non
     if after is not None:
         o = events.alias("o")
         counted = sa.select(o.c.id).where(o.c.case_id == events.c.case_id, *cohort.policy(o), after.covers(o))
-        query = query.where(after.after(events), ~counted.exists())
+        query = query.where(after.added(events), ~counted.exists())
     return int(connection.execute(query).scalar_one())
 
 
@@ -85,7 +85,7 @@ def transition_counts(
     keys = (events.c.state_before, events.c.state_after, events.c.name)
     passed = events.c.name == "deadline_passed"
     kind = events.c.data["deadline"].as_string()
-    where = [*cohort.where(), *([after.after(events)] if after is not None else [])]
+    where = [*cohort.where(), *([after.added(events)] if after is not None else [])]
     with_kind = (
         sa.select(*keys, kind.label("kind"), sa.func.count())
         .select_from(_joined(cohort))

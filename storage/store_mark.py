@@ -48,6 +48,13 @@ class StoreMark:
         newer = table.c.txid >= self.xmin
         return sa.and_(newer, table.c.id.not_in(sorted(self.recent))) if self.recent else newer
 
+    def added(self, table: Any, name: str = "added") -> sa.ColumnElement[bool]:
+        """As ``after``, for a query that reads ``table`` by other conditions too: the ids after the mark are
+        found first (a primary-key or ``ix_events_feed`` range, materialized), so the planner cannot choose
+        to scan a wide index for the other conditions and test the mark row by row."""
+        ids = sa.select(events.c.id).where(self.after(events)).cte(name).prefix_with("MATERIALIZED")
+        return table.c.id.in_(sa.select(ids.c.id))
+
     def covers(self, table: Any) -> sa.ColumnElement[bool]:
         """Rows of ``table`` this mark covered (every visible row not ``after`` it)."""
         if self.xmin is None:

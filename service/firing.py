@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from service.collector import fewer_collections
 from service.logs import log_committed
-from storage.repository import FiredCase
+from storage.firing_rows import FiredCase
 from storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from workflow.audit.history import EventRecord
 from workflow.case import Case

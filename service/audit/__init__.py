@@ -20,7 +20,7 @@ from service.audit.scan import VerifyReport, read_connection, verify_pages, veri
 from service.audit.verify import Problem, verify_case
 from service.views import case_view
 from storage.audit_reads import StoredCase, case_ids, load_cases
-from storage.repository import record_from_row
+from storage.case_rows import record_from_row
 from workflow.audit.history import EventRecord
 from workflow.audit.timeline import Entry, replay_at, timeline
 from workflow.audit.whatif import WhatIf, summary, what_if

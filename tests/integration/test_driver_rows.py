@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from storage import repository
+from storage import case_rows, firing_rows
 from storage.database import make_engine, upgrade
 from storage.driver_rows import DriverStatement
 from storage.tables import cases, deadlines, events
@@ -89,14 +89,14 @@ def event_row(case_id: str, seq: int, occurred_at: datetime) -> dict:
 
 
 def test_event_inserts_store_the_same_columns(engine: sa.Engine) -> None:
-    keys = repository._EVENT_KEYS
+    keys = case_rows.EVENT_KEYS
     with engine.begin() as c:
-        c.execute(repository._INSERT_EVENTS, [event_row("sa", 2, AT), event_row("sa", 3, LOCAL)])  # executemany
-        c.execute(repository._INSERT_EVENTS, event_row("sa", 4, AT))  # one row
+        c.execute(case_rows.INSERT_EVENTS, [event_row("sa", 2, AT), event_row("sa", 3, LOCAL)])  # executemany
+        c.execute(case_rows.INSERT_EVENTS, event_row("sa", 4, AT))  # one row
         rows = [event_row("driver", 2, AT), event_row("driver", 3, LOCAL)]
-        assert repository._INSERT_EVENT_ROWS.execute(c, [tuple(r[k] for k in keys) for r in rows]) == 2
+        assert case_rows.INSERT_EVENT_ROWS.execute(c, [tuple(r[k] for k in keys) for r in rows]) == 2
         one = event_row("driver", 4, AT)
-        assert repository._INSERT_EVENT_ROWS.execute(c, [tuple(one[k] for k in keys)]) == 1
+        assert case_rows.INSERT_EVENT_ROWS.execute(c, [tuple(one[k] for k in keys)]) == 1
     columns = [k for k in keys if k != "case_id"]
     postgres = engine.dialect.name == "postgresql"
     shown = ", ".join(f"CAST({c} AS TEXT)" if postgres else c for c in columns)
@@ -122,11 +122,11 @@ def test_snapshot_updates_store_the_same_columns_and_count_rows(engine: sa.Engin
         "b_version": 1,
     }
     with engine.begin() as c:
-        assert c.execute(repository._SAVE, {**values, "b_id": "sa"}).rowcount == 1
-        order = repository._SAVE_ROWS.keys
+        assert c.execute(case_rows.SAVE, {**values, "b_id": "sa"}).rowcount == 1
+        order = case_rows.SAVE_ROWS.keys
         row = tuple({**values, "b_id": "driver"}[k] for k in order)
-        assert repository._SAVE_ROWS.execute(c, [row]) == 1
-        assert repository._SAVE_ROWS.execute(c, [row, row]) == 0  # guarded by the version read: now 2
+        assert case_rows.SAVE_ROWS.execute(c, [row]) == 1
+        assert case_rows.SAVE_ROWS.execute(c, [row, row]) == 0  # guarded by the version read: now 2
     columns = ["state", "closure_reason", "version", "updated_at", "breach_count", "snapshot"]
     got = stored(engine, "cases", "id", columns)
     assert got["driver"] == got["sa"]
@@ -134,15 +134,15 @@ def test_snapshot_updates_store_the_same_columns_and_count_rows(engine: sa.Engin
 
 def test_claims_use_the_statements_constants(engine: sa.Engine) -> None:
     with engine.begin() as c:
-        assert c.execute(repository._CLAIM, [{"c_case": "sa", "c_number": 1, "c_seq": 2}]).rowcount == 1
-        assert repository._CLAIM_ROWS.execute(c, [("driver", 1, 2), ("driver", 9, 2)]) == 1
-        assert repository._CLAIM_ROWS.execute(c, [("driver", 1, 3)]) == 0  # no longer open
+        assert c.execute(firing_rows._CLAIM, [{"c_case": "sa", "c_number": 1, "c_seq": 2}]).rowcount == 1
+        assert firing_rows._CLAIM_ROWS.execute(c, [("driver", 1, 2), ("driver", 9, 2)]) == 1
+        assert firing_rows._CLAIM_ROWS.execute(c, [("driver", 1, 3)]) == 0  # no longer open
     got = stored(engine, "deadlines", "case_id", ["status", "closed_seq"])
     assert got["driver"] == got["sa"] == (("passed", "2") if engine.dialect.name == "postgresql" else ("passed", 2))
 
 
 def test_a_key_that_is_not_a_parameter_is_refused(engine: sa.Engine) -> None:
     with engine.begin() as c, pytest.raises(ValueError, match="not parameters"):
-        DriverStatement(repository._CLAIM, ("c_case", "c_number", "c_seq", "nope")).execute(c, [("a", 1, 2, 3)])
+        DriverStatement(firing_rows._CLAIM, ("c_case", "c_number", "c_seq", "nope")).execute(c, [("a", 1, 2, 3)])
     with engine.begin() as c, pytest.raises(ValueError, match="neither a key nor a constant"):
-        DriverStatement(repository._CLAIM, ("c_case", "c_number")).execute(c, [("a", 1)])
+        DriverStatement(firing_rows._CLAIM, ("c_case", "c_number")).execute(c, [("a", 1)])

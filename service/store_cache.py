@@ -37,11 +37,19 @@ class StoreCache:
         with self.engine.connect() as connection:
             return store_version(connection)
 
-    def get(self, key: Hashable, compute: Callable[[], T], version: tuple[int, ...] | None = None) -> T:
+    def get(
+        self,
+        key: Hashable,
+        compute: Callable[[], T],
+        version: tuple[int, ...] | None = None,
+        update: Callable[[T], T] | None = None,
+    ) -> T:
         """``compute()``'s value for ``key``, computed again if an event was committed since it was kept.
 
         The version is read before computing (or given: one read for a page's several figures), so a value
         is kept under a version no newer than the store it was computed on: a later event makes it stale.
+        ``update`` brings a stale value up to date from what it knows it covered (a ``StoreMark``) instead
+        of ``compute`` from scratch: the process map adds the events committed since (service/flow.py).
         """
         version = self.version() if version is None else version
         with self._lock:
@@ -51,7 +59,7 @@ class StoreCache:
                 self.hits += 1
                 return kept[1]  # type: ignore[no-any-return]
             self.misses += 1
-        value = compute()
+        value = compute() if kept is None or update is None else update(kept[1])
         with self._lock:
             self._entries[key] = (version, value)
             self._entries.move_to_end(key)

@@ -17,7 +17,7 @@ from api.console.web import ConsoleRoute, with_headers
 from api.http.offload import off_loop
 from api.http.routes_cases import _case_id
 from api.http.routes_diagram import _policy, _svg
-from service.flow import process_flow
+from service.flow import tally
 from workflow.diagrams import policy_diagram
 from workflow.diagrams.overlays import case_diagram
 from workflow.errors import UnknownPolicy
@@ -59,11 +59,13 @@ async def flow_svg(request: Request) -> Response:
     if form.errors:
         raise UnknownPolicy("; ".join(f"{k}: {v}" for k, v in form.errors.items()))
 
-    def draw() -> Response:  # the map's figures kept until an event is committed (service/store_cache.py)
+    def draw() -> Response:  # the map's counts kept, and brought up to date after a write (service/flow.py)
         cache = request.app.state.console_cache
-        flow = cache.get(
-            ("flow", policy, since, until), lambda: process_flow(app.service.uow, app.catalog, policy, since, until)
+        counted = cache.get(
+            ("flow", policy, since, until),
+            lambda: tally(app.engine, app.catalog, policy, since, until),
+            update=lambda kept: kept.updated(app.engine, app.catalog),  # only the events committed since
         )
-        return _svg(flow.diagram())
+        return _svg(counted.flow().diagram())
 
     return with_headers(await off_loop(app, draw))

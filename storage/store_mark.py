@@ -1,0 +1,89 @@
+"""Which events a kept figure was counted from, so that a later read can count only the events committed since.
+
+``store_version`` (storage/store_version.py) tells whether anything was
+committed; a ``StoreMark`` says exactly which events a result covered, read
+in the same snapshot as the result, so the next result can fold in just the
+events outside it instead of reading the whole store again:
+
+- SQLite commits event ids in increasing order (one writer): the mark is the
+  largest id, and the events after it are ``id > last_id``;
+- PostgreSQL can commit a lower id after a higher one is visible. Every
+  transaction older than the snapshot's ``xmin`` has ended, so the events with
+  ``txid < xmin`` were all visible; the ones at or above it that were visible
+  are listed (``recent``: a few rows of the ``ix_events_feed`` index). The
+  events after the mark are ``txid >= xmin`` and not in ``recent``.
+
+The reads that use a mark must share one snapshot with it: ``snapshot`` opens
+a read-only transaction that is (SQLite's ``BEGIN`` on a WAL database, and
+PostgreSQL's ``REPEATABLE READ``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from storage.tables import events
+
+_XMIN = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+
+
+@dataclass(frozen=True)
+class StoreMark:
+    """The events a result covered: ids to ``last_id`` (SQLite); txids below ``xmin``, and ``recent`` (PostgreSQL)."""
+
+    last_id: int = 0
+    xmin: int | None = None
+    recent: frozenset[int] = frozenset()
+
+    def after(self, table: Any) -> sa.ColumnElement[bool]:
+        """Rows of ``table`` (``events`` or an alias of it) committed after this mark."""
+        if self.xmin is None:
+            return table.c.id > self.last_id
+        newer = table.c.txid >= self.xmin
+        return sa.and_(newer, table.c.id.not_in(sorted(self.recent))) if self.recent else newer
+
+    def added(self, table: Any, name: str = "added") -> sa.ColumnElement[bool]:
+        """As ``after``, for a query that reads ``table`` by other conditions too: the ids after the mark are
+        found first (a primary-key or ``ix_events_feed`` range, materialized), so the planner cannot choose
+        to scan a wide index for the other conditions and test the mark row by row."""
+        ids = sa.select(events.c.id).where(self.after(events)).cte(name).prefix_with("MATERIALIZED")
+        return table.c.id.in_(sa.select(ids.c.id))
+
+    def covers(self, table: Any) -> sa.ColumnElement[bool]:
+        """Rows of ``table`` this mark covered (every visible row not ``after`` it)."""
+        if self.xmin is None:
+            return table.c.id <= self.last_id
+        older = table.c.txid < self.xmin
+        return sa.or_(older, table.c.id.in_(sorted(self.recent))) if self.recent else older
+
+
+def read_mark(connection: sa.Connection) -> StoreMark:
+    """The mark of what ``connection``'s snapshot sees (call it inside ``snapshot``)."""
+    if connection.dialect.name == "sqlite":
+        return StoreMark(
+            last_id=int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one())
+        )
+    xmin = int(connection.execute(_XMIN).scalar_one())
+    recent = connection.execute(sa.select(events.c.id).where(events.c.txid >= xmin)).scalars()
+    return StoreMark(xmin=xmin, recent=frozenset(int(i) for i in recent))
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[sa.Connection]:
+    """A read-only connection whose statements all see one snapshot of the store."""
+    connection = engine.connect()
+    if engine.dialect.name == "sqlite":
+        connection = connection.execution_options(complaints_write=False)  # BEGIN, not BEGIN IMMEDIATE
+    else:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+    try:
+        with connection.begin():
+            yield connection
+    finally:
+        connection.close()

@@ -19,7 +19,11 @@ committed (service/store_cache.py): their rows measure a view of an unchanged
 store, and the rows "after a write" commit a write before each fetch (a new
 b3living case: its receive event, its deadlines; not timed), so each fetch is the
 first view after a write: the process map adds the events since its counts
-(service/flow.py), the others compute afresh.
+(service/flow.py), the Reports page keeps the figures of periods that ended
+before every case written since began (api/console/routes_reports.py), the rest
+compute afresh. "reports" shows past periods (the 2025/26 year, June 2026);
+"reports (this month)" shows July 2026 and the 2026/27 year, where the bench's
+writes land, so its figures are all counted again.
 
 Goal: every page under 200 ms (the issue's), and a ratio near 1 (the page
 adds rendering, not queries).
@@ -86,7 +90,8 @@ def median_ms(
 
 
 # measured with an event committed before each fetch
-COLD = ("work, after a write", "reports, after a write", "process map, after a write")
+COLD = ("work, after a write", "reports, after a write", "reports (this month), after a write",
+        "process map, after a write")  # fmt: skip
 
 
 def pages(case_id: str) -> dict[str, tuple[list[str], list[str]]]:
@@ -111,8 +116,14 @@ def pages(case_id: str) -> dict[str, tuple[list[str], list[str]]]:
         ),
         "process map": (["/ui/reports/flow.svg?policy=b3living"], ["/reports/flow.svg?policy=b3living"]),
     }
+    this_year = [f"2025-{m:02d}" for m in range(8, 13)] + [f"2026-{m:02d}" for m in range(1, 8)]
+    out["reports (this month)"] = (
+        ["/ui/reports?year=2026&homes=20000&month=2026-07"],
+        ["/reports/tsm?year=2026&homes=20000"] + [f"/reports/kpi?month={m}" for m in this_year],
+    )
     out["work, after a write"] = out["work"]
     out["reports, after a write"] = out["reports"]
+    out["reports (this month), after a write"] = out["reports (this month)"]
     out["process map, after a write"] = out["process map"]
     return out
 
@@ -132,14 +143,14 @@ def measure(engine: Any, backend: str, args: argparse.Namespace) -> None:
 
     print(f"{backend}, {args.cases} cases, load average {os.getloadavg()[0]:.2f}")
     print("rows 'after a write': a case opened (not timed) before each fetch, so each is the first view after it")
-    print(f"{'page':<28} {'console ms':>10} {'API ms':>8} {'ratio':>6}  under 200 ms")
+    print(f"{'page':<36} {'console ms':>10} {'API ms':>8} {'ratio':>6}  under 200 ms")
     for name, (console, api) in pages(case_id).items():
         if name in args.skip:
             continue
         page_ms = median_ms(client, console, args.runs, session=True, write=write if name in COLD else None)
         api_ms = median_ms(client, api, args.runs, session=False)
         verdict = "yes" if page_ms < 200 else "NO"
-        print(f"{name:<28} {page_ms:>10.1f} {api_ms:>8.1f} {page_ms / api_ms:>6.2f}  {verdict}")
+        print(f"{name:<36} {page_ms:>10.1f} {api_ms:>8.1f} {page_ms / api_ms:>6.2f}  {verdict}")
     print(f"load average {os.getloadavg()[0]:.2f}")
     app.engine.dispose()
 

@@ -87,3 +87,16 @@ def snapshot(engine: Engine) -> Iterator[sa.Connection]:
             yield connection
     finally:
         connection.close()
+
+
+def earliest_touched(connection: sa.Connection, mark: StoreMark) -> Any:
+    """The earliest ``occurred_at`` of any event of a case written after ``mark`` (None: nothing written).
+
+    A figure over a period that ends at or before it reads nothing those cases changed: every event,
+    deadline and opening of theirs that a period's report reads happened at or after this instant
+    (api/console/routes_reports.py keeps such figures across writes).
+    """
+    o = events.alias("o")
+    touched = sa.select(o.c.case_id).where(mark.added(o, "touched"))
+    query = sa.select(sa.func.min(events.c.occurred_at)).where(events.c.case_id.in_(touched))
+    return connection.execute(query).scalar_one()

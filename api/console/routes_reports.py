@@ -27,8 +27,9 @@ from api.console.session import signed_in
 from api.console.web import ConsoleRoute, page, with_headers
 from api.http.offload import off_loop
 from api.report_format import Table, _csv, render, tables_for
-from service.reports import ReportService
+from service.reports import ReportService, calendar_month, reporting_year
 from service.store_cache import StoreCache
+from storage.store_mark import StoreMark, earliest_touched, read_mark, snapshot
 from workflow.calendar import local_date
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -69,28 +70,76 @@ def _read(request: Request) -> tuple[Filters, dict[str, Any]]:
     return form, chosen
 
 
+Kept = tuple[StoreMark, Any]  # a figure and the mark of the events read before computing it
+
+
 class CachedReports:
-    """``ReportService``'s tsm, kpi and monthly figures through the console's cache (never changed here)."""
+    """``ReportService``'s tsm, kpi and monthly figures through the console's cache (never changed here).
+
+    After a write, a figure over a period that ended at or before the earliest event of every case written
+    since its mark (``earliest_touched``) is kept as it is: those cases changed nothing such a period reads,
+    and no other case changed. The 12-month chart is kept month by month: the months from the first one a
+    written case reaches are counted again (``ReportService.monthly`` of consecutive months is each month's own).
+    """
 
     def __init__(self, request: Request) -> None:
         app = request.app.state.complaints
+        self.engine = app.engine
         self.service = ReportService(app.engine, app.catalog)
         self.cache: StoreCache = request.app.state.console_cache
         self.version: tuple[int, ...] | None = None  # read once, at the first figure: one read per page
+        self._touched: dict[StoreMark, tuple[StoreMark, Any]] = {}
 
-    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    def _mark(self) -> StoreMark:
+        with snapshot(self.engine) as connection:
+            return read_mark(connection)
+
+    def _since(self, mark: StoreMark) -> tuple[StoreMark, Any]:
+        """The store's mark now, and the earliest instant a case written after ``mark`` reaches (None: none),
+        read in one snapshot: a figure kept under the rule is the figure at the new mark."""
+        if mark not in self._touched:
+            with snapshot(self.engine) as connection:
+                self._touched[mark] = (read_mark(connection), earliest_touched(connection, mark))
+        return self._touched[mark]
+
+    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any], end: Any) -> Any:
         if self.version is None:
             self.version = self.cache.version()
-        return self.cache.get(key, compute, self.version)
+
+        def fresh() -> Kept:
+            mark = self._mark()  # read first: the figure covers at least these events
+            return mark, compute()
+
+        def update(kept: Kept) -> Kept:
+            mark, since = self._since(kept[0])
+            return (mark, kept[1]) if since is None or end <= since else fresh()
+
+        return self.cache.get(key, fresh, self.version, update=update)[1]
 
     def tsm(self, year: int, homes: int) -> dict[str, Any]:
-        return self._get(("tsm", year, homes), lambda: self.service.tsm(year, homes))
+        return self._get(("tsm", year, homes), lambda: self.service.tsm(year, homes), reporting_year(year)[1])
 
     def kpi(self, month: str, policy: str | None) -> dict[str, Any]:
-        return self._get(("kpi", month, policy), lambda: self.service.kpi(month, policy))
+        return self._get(("kpi", month, policy), lambda: self.service.kpi(month, policy), calendar_month(month)[1])
 
     def monthly(self, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
-        return self._get(("monthly", tuple(months), policy), lambda: self.service.monthly(months, policy))
+        key = ("monthly", tuple(months), policy)
+        if self.version is None:
+            self.version = self.cache.version()
+
+        def fresh() -> Kept:
+            mark = self._mark()
+            return mark, self.service.monthly(months, policy)
+
+        def update(kept: Kept) -> Kept:
+            mark, since = self._since(kept[0])
+            if since is None:
+                return mark, kept[1]
+            still = [row for row in kept[1] if calendar_month(row[0])[1] <= since]
+            rest = months[len(still) :]
+            return mark, still + (self.service.monthly(rest, policy) if rest else [])
+
+        return list(self.cache.get(key, fresh, self.version, update=update)[1])
 
 
 def trend(reports: ReportService | CachedReports, month: str, policy: str | None) -> Table:

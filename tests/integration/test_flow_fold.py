@@ -75,23 +75,28 @@ def test_an_updated_process_map_equals_the_map_counted_afresh(store: Any, runs: 
     opened: list[str] = []
     kept = _tallies(app)
     for run in runs:
-        for action, a, b in run:
-            try:
-                if action == "open":
-                    data = {"incident_date": "2026-11-20", "channel": "phone", "formal": b}
-                    opened.append(app.service.open_case(a, data)["id"])
-                elif action == "step" and opened:
-                    app.service.apply(opened[a % len(opened)], b, STEPS[b])
-                elif action == "time":
-                    app.clock.set(app.clock.now() + timedelta(days=a))
-                    if b:
-                        app.service.fire_due()
-                elif action == "import":
-                    text = EXAMPLE.read_text(encoding="utf-8")
-                    Importer(app.service).run(list(read_rows(io.StringIO(text, newline=""), "csv", app.catalog, None)))
-            except ComplaintsError:
-                pass  # a step the case's state refuses writes nothing
+        apply_writes(app, run, opened)
         kept = _assert_up_to_date(app, kept)
+
+
+def apply_writes(app: Any, run: list[Any], opened: list[str]) -> None:
+    """One run of ``write``s (tests/integration/test_report_fold.py uses them too); refused steps write nothing."""
+    for action, a, b in run:
+        try:
+            if action == "open":
+                data = {"incident_date": "2026-11-20", "channel": "phone", "formal": b}
+                opened.append(app.service.open_case(a, data)["id"])
+            elif action == "step" and opened:
+                app.service.apply(opened[a % len(opened)], b, STEPS[b])
+            elif action == "time":
+                app.clock.set(app.clock.now() + timedelta(days=a))
+                if b:
+                    app.service.fire_due()
+            elif action == "import":
+                text = EXAMPLE.read_text(encoding="utf-8")
+                Importer(app.service).run(list(read_rows(io.StringIO(text, newline=""), "csv", app.catalog, None)))
+        except ComplaintsError:
+            pass
 
 
 def _note(case_id: str, seq: int, at: datetime) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from storage.store_version import SNAPSHOT_XMIN as _XMIN
 from storage.tables import events, notifications
 
 EVENT, NOTIFICATION = 0, 1
@@ -60,9 +61,6 @@ def parse_cursor(text: str | None) -> Position:
     if position.key > _BIGINT or position.id > _BIGINT:  # no column holds it: the driver would overflow (a 500)
         raise BadCursor(f"{text!r} is not a feed cursor (its numbers are past any the feed gives out)")
     return position
-
-
-_XMIN = sa.text("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
 # An event's columns as the driver gives them: the stored data as its JSON text (spliced into the envelope

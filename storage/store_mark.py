@@ -28,9 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from storage.store_version import SNAPSHOT_XMIN, store_version
 from storage.tables import events
-
-_XMIN = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,8 @@ class StoreMark:
 def read_mark(connection: sa.Connection) -> StoreMark:
     """The mark of what ``connection``'s snapshot sees (call it inside ``snapshot``)."""
     if connection.dialect.name == "sqlite":
-        return StoreMark(
-            last_id=int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))).scalar_one())
-        )
-    xmin = int(connection.execute(_XMIN).scalar_one())
+        return StoreMark(last_id=store_version(connection)[0])  # the largest committed id
+    xmin = int(connection.execute(sa.select(SNAPSHOT_XMIN)).scalar_one())
     recent = connection.execute(sa.select(events.c.id).where(events.c.txid >= xmin)).scalars()
     return StoreMark(xmin=xmin, recent=frozenset(int(i) for i in recent))
 

@@ -23,10 +23,14 @@ import sqlalchemy as sa
 
 from storage.tables import events
 
+_XMIN_SQL = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# PostgreSQL: the oldest transaction still in flight for this snapshot; every txid below it has ended.
+# The feed (storage/feed_queries.py) and the console's marks (storage/store_mark.py) cut the store at it too.
+SNAPSHOT_XMIN = sa.text(_XMIN_SQL)
 _SQLITE = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0))
 _POSTGRES = sa.text(
     "SELECT s.xmin, count(e.id), coalesce(max(e.id), 0)"
-    " FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) AS s"
+    f" FROM (SELECT {_XMIN_SQL} AS xmin) AS s"
     " LEFT JOIN events AS e ON e.txid >= s.xmin GROUP BY s.xmin"
 )
 

@@ -102,7 +102,9 @@ class CachedReports:
                 self._touched[mark] = (read_mark(connection), earliest_touched(connection, mark))
         return self._touched[mark]
 
-    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any], end: Any) -> Any:
+    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any], keep: Callable[[Any, Any], Any]) -> Any:
+        """The kept figure of ``key``; after a write, ``keep(figure, since)`` says what of it still holds,
+        ``since`` being the earliest instant a case written since reaches."""
         if self.version is None:
             self.version = self.cache.version()
 
@@ -112,34 +114,28 @@ class CachedReports:
 
         def update(kept: Kept) -> Kept:
             mark, since = self._since(kept[0])
-            return (mark, kept[1]) if since is None or end <= since else fresh()
+            return mark, (kept[1] if since is None else keep(kept[1], since))
 
         return self.cache.get(key, fresh, self.version, update=update)[1]
 
+    def _period(self, key: tuple[Any, ...], compute: Callable[[], Any], end: Any) -> Any:
+        """A figure over a period ending at ``end``: kept while no written case reaches back before it."""
+        return self._get(key, compute, lambda figure, since: figure if end <= since else compute())
+
     def tsm(self, year: int, homes: int) -> dict[str, Any]:
-        return self._get(("tsm", year, homes), lambda: self.service.tsm(year, homes), reporting_year(year)[1])
+        return self._period(("tsm", year, homes), lambda: self.service.tsm(year, homes), reporting_year(year)[1])
 
     def kpi(self, month: str, policy: str | None) -> dict[str, Any]:
-        return self._get(("kpi", month, policy), lambda: self.service.kpi(month, policy), calendar_month(month)[1])
+        return self._period(("kpi", month, policy), lambda: self.service.kpi(month, policy), calendar_month(month)[1])
 
     def monthly(self, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
-        key = ("monthly", tuple(months), policy)
-        if self.version is None:
-            self.version = self.cache.version()
-
-        def fresh() -> Kept:
-            mark = self._mark()
-            return mark, self.service.monthly(months, policy)
-
-        def update(kept: Kept) -> Kept:
-            mark, since = self._since(kept[0])
-            if since is None:
-                return mark, kept[1]
-            still = [row for row in kept[1] if calendar_month(row[0])[1] <= since]
+        def keep(rows: list[tuple[str, int, int, int]], since: Any) -> list[tuple[str, int, int, int]]:
+            still = [row for row in rows if calendar_month(row[0])[1] <= since]
             rest = months[len(still) :]
-            return mark, still + (self.service.monthly(rest, policy) if rest else [])
+            return still + (self.service.monthly(rest, policy) if rest else [])
 
-        return list(self.cache.get(key, fresh, self.version, update=update)[1])
+        key = ("monthly", tuple(months), policy)
+        return list(self._get(key, lambda: self.service.monthly(months, policy), keep))
 
 
 def trend(reports: ReportService | CachedReports, month: str, policy: str | None) -> Table:

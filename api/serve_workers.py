@@ -91,6 +91,7 @@ def worker_app() -> FastAPI:
     """uvicorn's factory in each worker process: the app with its own timers and delivery process, as
     ``serve`` builds it."""
     from api.bootstrap import Settings, bootstrap
+    from api.delivery_process import delivery_worker
     from api.shared_clock import worker_clock
     from scheduler.timers import DeadlineTimers
     from service.logs import configure_logging
@@ -100,8 +101,6 @@ def worker_app() -> FastAPI:
     clock = worker_clock()
     timers = DeadlineTimers(clock, sweep_seconds=settings.sweep_seconds)
     app = bootstrap(settings, clock=clock, on_deadlines=timers.deadlines_changed)
-    from api.delivery_process import delivery_worker
-
     return with_timers(app, timers, delivery_worker(app), dispose=True)
 
 

@@ -37,9 +37,10 @@ DeadlinesChanged = Callable[[list[datetime]], None]
 class CommandHook(Protocol):
     """Runs inside a command's transaction (the HTTP layer's idempotency keys, storage/idempotency.py).
 
-    ``check`` once the case is read (and locked), ``record`` with the answer just before commit; an exception
-    from either rolls the whole command back. ``key``: read with the case (one statement), then handed to
-    ``check`` as ``read`` (``NOT_READ``: ``check`` reads it itself).
+    ``check`` once the case is read (and locked), ``record`` with the answer just before commit (an event post
+    hands ``row`` to the case's own save, which may store it in the same statement, then calls ``recorded``);
+    an exception from any of them rolls the whole command back. ``key``: read with the case (one statement),
+    then handed to ``check`` as ``read`` (``NOT_READ``: ``check`` reads it itself).
     """
 
     key: str
@@ -47,6 +48,12 @@ class CommandHook(Protocol):
     def check(self, connection: Any, read: Any = ...) -> None: ...
 
     def record(self, connection: Any, view: dict[str, Any]) -> None: ...
+
+    def row(self, view: dict[str, Any]) -> Any:
+        """What ``record`` would store, for the storage to write with the case (``CaseRepository.save``)."""
+
+    def recorded(self, connection: Any, inserted: bool) -> None:
+        """After the case was saved with ``row``: raise (rolling back) unless it went in."""
 
 
 class ComplaintService:
@@ -148,10 +155,10 @@ class ComplaintService:
                     log_committed(self.log, records, now)
                 raise
             case = self._fire_case(case, policy, now, records)
-            uow.cases.save(before, case, records, now)
             view = case_view(case)
+            inserted = uow.cases.save(before, case, records, now, key=hook.row(view) if hook is not None else None)
             if hook is not None:
-                hook.record(uow.connection, view)
+                hook.recorded(uow.connection, bool(inserted))
             uow.commit()
         log_committed(self.log, records, now)
         self._announce(case)

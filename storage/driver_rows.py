@@ -54,6 +54,11 @@ class DriverStatement:
             return connection.exec_driver_sql(prepared.sql, params[0]).rowcount
         return connection.exec_driver_sql(prepared.sql, params).rowcount
 
+    def first(self, connection: sa.Connection, row: Sequence[Any]) -> Any:
+        """Run the statement for one row and return the first row it answers (a RETURNING), or None."""
+        prepared = self._prepared.get(connection.dialect) or self._prepare(connection.dialect)
+        return connection.exec_driver_sql(prepared.sql, _parameters(prepared, row)).first()
+
     def _prepare(self, dialect: Dialect) -> _Prepared:
         compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
         binds = {name: bind for bind, name in compiled.bind_names.items()}

@@ -132,7 +132,16 @@ class IdempotencyGuard:
             raise KeyTaken(stored)
 
     def record(self, connection: sa.Connection, body: Any) -> None:
-        if not insert(connection, self.key, self.request_hash, self.status_code, body, self.now):
+        self.recorded(connection, insert(connection, *self.row(body)))
+
+    def row(self, body: Any) -> tuple[Any, ...]:
+        """The key's row with this answer, in ``insert``'s order: what a command's own statement can store
+        (``CaseRepository.save``), one statement fewer than ``record``."""
+        return (self.key, self.request_hash, self.status_code, body, self.now)
+
+    def recorded(self, connection: sa.Connection, inserted: bool) -> None:
+        """``KeyTaken`` when the key's row did not go in: another request stored its answer first."""
+        if not inserted:
             stored = lookup(connection, self.key)
             if stored is None:  # pragma: no cover - the conflicting row cannot vanish within our transaction
                 raise RuntimeError("idempotency key conflict without a stored row")

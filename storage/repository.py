@@ -15,10 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from storage import idempotency
 from storage.case_rows import (
     DEADLINE_STATUS,
     HEAD,
     INSERT_EVENT_ROWS,
+    SAVE_KEYED_ROWS,
     SAVE_ROWS,
     case_row,
     case_values,
@@ -113,11 +115,34 @@ class CaseRepository(FiringRows):
         self._append(case, records)
         self._write_deadlines(None, case)
 
-    def save(self, before: Case, after: Case, records: Sequence[EventRecord], now: datetime) -> None:
-        if SAVE_ROWS.execute(self.connection, [case_values(after, now, before.version)]) != 1:
-            raise VersionConflict(f"case {after.id} changed since version {before.version}")
+    def save(
+        self,
+        before: Case,
+        after: Case,
+        records: Sequence[EventRecord],
+        now: datetime,
+        key: Sequence[Any] | None = None,
+    ) -> bool | None:
+        """Write the case back; ``key``: an idempotency key's row (``IdempotencyGuard.row``) to store with it.
+
+        Answers whether the key's row went in (False: the key was stored first by another request), None
+        without a key. On PostgreSQL the key's row is inserted by the snapshot's own update (``SAVE_KEYED``).
+        """
+        values = case_values(after, now, before.version)
+        inserted: bool | None = None
+        if key is not None and self.connection.dialect.name == "postgresql":
+            answer = SAVE_KEYED_ROWS.first(self.connection, (*values, *key))
+            if answer is None:
+                raise VersionConflict(f"case {after.id} changed since version {before.version}")
+            inserted = answer[0] == 1
+        else:
+            if SAVE_ROWS.execute(self.connection, [values]) != 1:
+                raise VersionConflict(f"case {after.id} changed since version {before.version}")
+            if key is not None:
+                inserted = idempotency.insert(self.connection, *key)
         self._append(after, records)
         self._write_deadlines(before, after)
+        return inserted
 
     def _append(self, case: Case, records: Sequence[EventRecord]) -> None:
         if not records:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import console
 from api.bootstrap import App
+from api.http import fast_events
 from api.http.deps import AuthError
 from api.http.errors import domain_error, error_body, status_for, unavailable, validation_error
 from storage.database import DatabaseUnavailable
@@ -87,5 +88,6 @@ def create_app(app: App) -> FastAPI:
 
     for name in ROUTER_MODULES:
         api.include_router(importlib.import_module(name).router)
+    fast_events.install(api)  # the event post's fast path, ahead of FastAPI's route (api/http/fast_events.py)
     console.mount(api)  # the web console at /ui/ (api/console)
     return api

@@ -39,7 +39,8 @@ from workflow.vocabulary import STATES
 
 router = APIRouter(tags=["cases"])
 
-WRITER = require("automation")
+WRITER_ROLES = ("automation",)
+WRITER = require(*WRITER_ROLES)
 READER = require("automation", "analyst", "auditor")
 AUDITOR = require("auditor")
 
@@ -47,19 +48,21 @@ AUDITOR = require("auditor")
 _CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 _VERSION = re.compile(r'(?:W/)?"?(\d{1,9})"?')
 
+# The headers' rules, which api/http/fast_events.py checks too.
+KEY_MAX, KEY_PATTERN, IF_MATCH_MAX = 200, r"^[\x21-\x7e]+$", 40
 KeyHeader = Annotated[
     str | None,
     Header(
         alias=HEADER,
         min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=KEY_MAX,
+        pattern=KEY_PATTERN,
         description="any printable ASCII string of yours; a retry with the same key and body is answered once",
     ),
 ]
 IfMatchHeader = Annotated[
     str | None,
-    Header(alias="If-Match", max_length=40, description="the case version you read (ETag); stale = 412"),
+    Header(alias="If-Match", max_length=IF_MATCH_MAX, description="the case version you read (ETag); stale = 412"),
 ]
 
 
@@ -179,16 +182,23 @@ async def post_event(
     who: Caller = Depends(WRITER),
     app: App = Depends(get_app),
 ) -> JSONResponse:
+    return await fire_event(app, who, request.scope["path"], case_id, body, idempotency_key, if_match)
+
+
+async def fire_event(
+    app: App, who: Caller, path: str, case_id: str, body: PostEvent, key: str | None, if_match: str | None
+) -> JSONResponse:
+    """What ``POST /cases/{case_id}/events`` does once its input is valid (api/http/fast_events.py calls it too)."""
     expected = _expected_version(if_match)
     case_id = _case_id(case_id)
     # scope["path"] is what request.url.path gives for a matched route (a case id has no ?, # or backslash), without
     # building the URL: stored fingerprints stay the same.
-    fingerprint = request_fingerprint("POST", request.scope["path"], body.model_dump(mode="json"), str(expected))
+    fingerprint = request_fingerprint("POST", path, body.model_dump(mode="json"), str(expected))
 
     def command(guard: IdempotencyGuard | None) -> dict[str, Any]:
         return app.service.apply(case_id, body.name, body.data, body.occurred_at, who.name, expected, hook=guard)
 
-    return await run_once(app, who, idempotency_key, fingerprint, 200, command, _case_headers)
+    return await run_once(app, who, key, fingerprint, 200, command, _case_headers)
 
 
 @router.get(

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from service import report_months
 from storage.report_months import MonthQueries
@@ -44,6 +45,11 @@ def reporting_year(year: int) -> tuple[datetime, datetime]:
     if not isinstance(year, int) or not 2000 <= year <= 2200:
         raise InvalidReportRequest(f"year must be a whole number from 2000 to 2200, got {year!r}")
     return start_of_local_day(date(year, 4, 1)), start_of_local_day(date(year + 1, 4, 1))
+
+
+def _check_homes(homes: Any) -> None:
+    if not isinstance(homes, int) or isinstance(homes, bool) or homes < 1:
+        raise InvalidReportRequest(f"homes must be a whole number of at least 1, got {homes!r}")
 
 
 def calendar_month(month: str) -> tuple[datetime, datetime]:
@@ -100,6 +106,18 @@ class WorkingDayCounts:
         return self.counts[(end - self.first).days] - self.counts[(start - self.first).days]
 
 
+# A report's counts before they become figures: each a Counter of (grouped row key -> count), so the counts of
+# two disjoint sets of cases add up (``add_parts``) to the counts of both: the console adds the cases new since it
+# counted (api/console/routes_reports.py). The responses' keys are (stage, ISSUED) and (stage, WITHIN).
+Parts = dict[str, Counter[Any]]
+ISSUED, WITHIN = 0, 1
+
+
+def add_parts(kept: Parts, more: Parts) -> Parts:
+    """The counts of two disjoint sets of cases together (new Counters: kept values are shared)."""
+    return {name: kept[name] + more[name] for name in kept}
+
+
 Step = Callable[[int, int], None]  # steps done, steps in all: a report's progress (complaints report)
 
 
@@ -120,6 +138,15 @@ class ReportService:
             self._total = max(self._total, self._done)
             self.on_step(self._done, self._total)
 
+    @contextmanager
+    def _connect(self, connection: Connection | None) -> Iterator[Connection]:
+        """``connection`` as it is (the caller's snapshot), or a connection of our own."""
+        if connection is not None:
+            yield connection
+            return
+        with self.engine.connect() as own:
+            yield own
+
     @property
     def code(self) -> Policy:
         return self.catalog.get(CODE_POLICY)
@@ -132,22 +159,29 @@ class ReportService:
     # -- TSM ------------------------------------------------------------------------
 
     def tsm(self, year: int, homes: int) -> dict[str, Any]:
-        if not isinstance(homes, int) or isinstance(homes, bool) or homes < 1:
-            raise InvalidReportRequest(f"homes must be a whole number of at least 1, got {homes!r}")
+        _check_homes(homes)
+        return self.tsm_figures(year, homes, self.tsm_parts(year))
+
+    def tsm_parts(self, year: int, only: Sequence[str] | None = None, connection: Connection | None = None) -> Parts:
+        """The TSM's counts for ``year`` (of ``only``'s cases; on ``connection``): see ``Parts``."""
         start, end = reporting_year(year)
         self._begin(2)
-        with self.engine.connect() as connection:
-            q = ReportQueries(connection)
-            received = {row.stage: row.n for row in q.received(start, end)}
+        with self._connect(connection) as c:
+            q = ReportQueries(c, only=only)
+            received = Counter({row.stage: row.n for row in q.received(start, end)})
             self._step()
-            responses = self._responses(q, start, end)
+            return {"received": received, "responses": self._responses(q, start, end)}
+
+    def tsm_figures(self, year: int, homes: int, parts: Parts) -> dict[str, Any]:
+        _check_homes(homes)
+        received, responses = parts["received"], parts["responses"]
         ch01 = {
             f"stage_{s}": {"received": n, "per_1000_homes": round(1000 * n / homes, 2)}
-            for s, n in ((s, received.get(s, 0)) for s in (1, 2))
+            for s, n in ((s, received[s]) for s in (1, 2))
         }
         ch02 = {
             f"stage_{s}": {"responded": n, "within_timescale": k, "percent": share(k, n)}
-            for s, (n, k) in responses.items()
+            for s, (n, k) in ((s, (responses[s, ISSUED], responses[s, WITHIN])) for s in (1, 2))
         }
         period = {"from": date(year, 4, 1).isoformat(), "to": date(year + 1, 3, 31).isoformat()}
         return {"report": "tsm", "year": f"{year}/{(year + 1) % 100:02d}", "period": period, "homes": homes,
@@ -156,33 +190,48 @@ class ReportService:
     # -- monthly KPIs ---------------------------------------------------------------------
 
     def kpi(self, month: str, policy: str | None = None) -> dict[str, Any]:
+        return self.kpi_figures(month, policy, self.kpi_parts(month, policy))
+
+    def kpi_parts(
+        self, month: str, policy: str | None, only: Sequence[str] | None = None, connection: Connection | None = None
+    ) -> Parts:
+        """The KPI report's counts for ``month`` (of ``only``'s cases; on ``connection``): see ``Parts``."""
         start, end = calendar_month(month)
         policy_id, version = self._policy_filter(policy)
-        last_day = local_date(end) - timedelta(days=1)
         self._begin(8, policy_id)
-        with self.engine.connect() as connection:
-            q = ReportQueries(connection, policy_id, version)
-            by_channel = q.received(start, end, by_channel=True)
+        with self._connect(connection) as c:
+            q = ReportQueries(c, policy_id, version, only)
+            parts: Parts = {"channels": Counter({(row.stage, row.channel): row.n
+                                                 for row in q.received(start, end, by_channel=True)})}  # fmt: skip
             self._step()
-            responses = self._responses(q, start, end)
-            ack_pairs = q.acknowledgement_days(start, end)
+            parts["responses"] = self._responses(q, start, end)
+            for name, rows in (("ack", q.acknowledgement_days), ("respond", q.response_days)):
+                parts[name] = Counter()
+                for *key, n in rows(start, end):
+                    parts[name][tuple(key)] += n
+                self._step()
+            parts["breaches"] = Counter(dict(q.breaches(start, end)))
             self._step()
-            respond_pairs = q.response_days(start, end)
+            parts["extensions"] = Counter(dict(q.event_counts(start, end, "extend", S1_STATES + S2_STATES)))
             self._step()
-            breaches = {row[0]: row[1] for row in q.breaches(start, end)}
+            parts["referrals"] = Counter(dict(q.event_counts(start, end, "refer_to_ombudsman", ("closed",))))
             self._step()
-            extensions = {row[0]: row[1] for row in q.event_counts(start, end, "extend", S1_STATES + S2_STATES)}
+            parts["open"] = Counter()
+            for *key, n in q.open_cases(end):
+                parts["open"][tuple(key)] += n
             self._step()
-            referrals = sum(row[1] for row in q.event_counts(start, end, "refer_to_ombudsman", ("closed",)))
-            self._step()
-            open_rows = q.open_cases(end)
-            self._step()
+        return parts
+
+    def kpi_figures(self, month: str, policy: str | None, parts: Parts) -> dict[str, Any]:
+        last_day = local_date(calendar_month(month)[1]) - timedelta(days=1)
         received: dict[int, int] = defaultdict(int)
         channels: dict[str, dict[str, int]] = defaultdict(dict)
-        for row in by_channel:
-            received[row.stage] += row.n
-            channels[f"stage_{row.stage}"][row.channel] = row.n
+        for (stage, channel), n in parts["channels"].items():
+            received[stage] += n
+            channels[f"stage_{stage}"][channel] = n
+        responses = {s: (parts["responses"][s, ISSUED], parts["responses"][s, WITHIN]) for s in (1, 2)}
         stage_1_responses = responses[1][0]
+        extensions = parts["extensions"]
         return {
             "report": "kpi",
             "month": month,
@@ -193,29 +242,35 @@ class ReportService:
                 f"stage_{s}": {"responded": n, "within_timescale": k, "percent": share(k, n)}
                 for s, (n, k) in responses.items()
             },
-            "working_days_to_acknowledge": self._spread(ack_pairs),
-            "working_days_to_respond": self._spread(respond_pairs),
-            "breaches": dict(sorted(breaches.items())),
-            "extensions": {f"stage_{s}": extensions.get(s, 0) for s in (1, 2)},
+            "working_days_to_acknowledge": self._spread([(*k, n) for k, n in parts["ack"].items()]),
+            "working_days_to_respond": self._spread([(*k, n) for k, n in parts["respond"].items()]),
+            "breaches": dict(sorted(parts["breaches"].items())),
+            "extensions": {f"stage_{s}": extensions[s] for s in (1, 2)},
             "escalation": {
                 "requests": received.get(2, 0),
                 "stage_1_responses": stage_1_responses,
                 "percent": share(received.get(2, 0), stage_1_responses),
             },
-            "open_cases": self._ages(open_rows, last_day),
-            "ombudsman_referrals": referrals,
+            "open_cases": self._ages([(*k, n) for k, n in parts["open"].items()], last_day),
+            "ombudsman_referrals": sum(parts["referrals"].values()),
         }
 
-    def monthly(self, months: list[str], policy: str | None = None) -> list[tuple[str, int, int, int]]:
+    def monthly(
+        self,
+        months: list[str],
+        policy: str | None = None,
+        only: Sequence[str] | None = None,
+        connection: Connection | None = None,
+    ) -> list[tuple[str, int, int, int]]:
         """(month, received, responded within the Code's timescales, breaches) per month: the KPI report's own
         figures for each month, without its day counts and ages, one grouped query per figure
-        (``service.report_months``)."""
+        (``service.report_months``); of ``only``'s cases, on ``connection``, as ``kpi_parts``."""
         spans = [calendar_month(m) for m in months]
         if any(a[1] != b[0] for a, b in zip(spans, spans[1:], strict=False)):  # not consecutive: one by one
-            return [row for m in months for row in self.monthly([m], policy)]
+            return [row for m in months for row in self.monthly([m], policy, only, connection)]
         policy_id, version = self._policy_filter(policy)
-        with self.engine.connect() as connection:
-            q = MonthQueries(connection, policy_id, version)
+        with self._connect(connection) as c:
+            q = MonthQueries(c, policy_id, version, only)
             figures = report_months.monthly(q, spans, self.catalog, self.code, self._code_limit)
         return [(m, *row) for m, row in zip(months, figures, strict=True)]
 
@@ -267,8 +322,8 @@ class ReportService:
 
     # -- CH02: responses within the Code's timescales ------------------------------------------
 
-    def _responses(self, q: ReportQueries, start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
-        """Per stage: (responses issued, responses within the Code's timescales)."""
+    def _responses(self, q: ReportQueries, start: datetime, end: datetime) -> Counter[tuple[int, int]]:
+        """{(stage, ISSUED): responses issued, (stage, WITHIN): responses within the Code's timescales}."""
         counts = q.responses(start, end)
         self._step()
         code = self.code
@@ -284,7 +339,7 @@ class ReportService:
                 if counts[stage][0] and (not base_ok or not extension_within_code(policy, code, stage)):
                     on_time[stage] -= self._late_by_code(q, start, end, policy, stage, extended_only=base_ok)
                 self._step()
-        return {stage: (counts[stage][0], on_time[stage]) for stage in (1, 2)}
+        return Counter({(s, ISSUED): counts[s][0] for s in (1, 2)} | {(s, WITHIN): on_time[s] for s in (1, 2)})
 
     def _late_by_code(
         self, q: ReportQueries, start: datetime, end: datetime, policy: Policy, stage: int, extended_only: bool

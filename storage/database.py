@@ -110,8 +110,8 @@ def _sqlite_setup(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def is_postgres(engine: Engine) -> bool:
-    return engine.dialect.name == "postgresql"
+def is_postgres(bind: Engine | sa.Connection) -> bool:
+    return bind.dialect.name == "postgresql"
 
 
 _REVISION = re.compile(r"""^revision\s*=\s*["']([^"']+)["']""", re.M)

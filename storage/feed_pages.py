@@ -1,7 +1,7 @@
 """The feed's hot read (``GET /feed``, ``feed tail``): a page of event rows as the driver's plain tuples.
 
 A page is two statements: the events after the cursor, then a probe for a notification among them. Each is
-compiled once per dialect and shape of the cursor condition (storage/feed_queries.py's ``_after``) and run
+compiled once per dialect and shape of the cursor condition (storage/feed_queries.py's ``after_position``) and run
 with ``exec_driver_sql``: building a statement, its cache key and its result for every page cost about a
 fifth of the bare rows' own time (bench/feed.py).
 
@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from storage.feed_queries import _EVENT_COLUMNS, EVENT, NOTIFICATION, _after, _events_query, _postgres
+from storage.database import is_postgres
+from storage.feed_queries import EVENT, EVENT_COLUMNS, NOTIFICATION, after_position, events_query
 from storage.tables import events, notifications
 
 T = TypeVar("T")
@@ -60,8 +61,8 @@ def _events_page(postgres: bool, after_kind: int) -> _Prepared:
     (the envelope and the cursor want text, and the database writes an integer as text for less than
     Python formats one, three times an entry)."""
     key = events.c.txid if postgres else events.c.id
-    columns = (sa.cast(key, sa.Text).label("key"), sa.cast(events.c.id, sa.Text).label("id"), *_EVENT_COLUMNS[1:])
-    return _Prepared(lambda: _events_query(postgres, (_KEY, after_kind, _ID)).with_only_columns(*columns).limit(_LIMIT))
+    columns = (sa.cast(key, sa.Text).label("key"), sa.cast(events.c.id, sa.Text).label("id"), *EVENT_COLUMNS[1:])
+    return _Prepared(lambda: events_query(postgres, (_KEY, after_kind, _ID)).with_only_columns(*columns).limit(_LIMIT))
 
 
 def _probe(after_kind: int, bounded: bool) -> _Prepared:
@@ -70,7 +71,7 @@ def _probe(after_kind: int, bounded: bool) -> _Prepared:
 
     def build() -> sa.Select[Any]:
         query = sa.select(notifications.c.id).where(
-            _after(notifications.c.txid, notifications.c.id, NOTIFICATION, (_KEY, after_kind, _ID))
+            after_position(notifications.c.txid, notifications.c.id, NOTIFICATION, (_KEY, after_kind, _ID))
         )
         return (query.where(notifications.c.txid < _BEFORE) if bounded else query).limit(1)
 
@@ -94,7 +95,7 @@ def map_events(
     built. These columns need no result processing (texts, integers, PostgreSQL's datetimes as psycopg
     makes them)."""
     values = {"after_key": after[0], "after_id": after[2], "limit": limit}
-    result = _EVENTS[_postgres(connection), after[1]].run(connection, values)
+    result = _EVENTS[is_postgres(connection), after[1]].run(connection, values)
     built: list[T] = []
     add = built.append
     last = None

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
+from storage.database import is_postgres
 from storage.store_version import SNAPSHOT_XMIN as _XMIN
 from storage.tables import events, notifications
 
@@ -65,7 +66,7 @@ def parse_cursor(text: str | None) -> Position:
 
 # An event's columns as the driver gives them: the stored data as its JSON text (spliced into the envelope
 # as it is, never parsed: service/feed.py), instants as SQLite's text or PostgreSQL's naive UTC datetimes.
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     events.c.id,
     events.c.case_id,
     events.c.seq,
@@ -80,8 +81,8 @@ _EVENT_COLUMNS = (
     events.c.state_after,
 )
 _EVENT_QUERIES = {  # built once: a page is a hot path
-    False: sa.select(events.c.id.label("key"), *_EVENT_COLUMNS),
-    True: sa.select(events.c.txid.label("key"), *_EVENT_COLUMNS),
+    False: sa.select(events.c.id.label("key"), *EVENT_COLUMNS),
+    True: sa.select(events.c.txid.label("key"), *EVENT_COLUMNS),
 }
 
 
@@ -97,7 +98,7 @@ def instant_text(value: Any) -> str:
     return value.isoformat() + "Z"
 
 
-def _after(key: Any, row_id: Any, kind: int, position: tuple[Any, int, Any]) -> Any:
+def after_position(key: Any, row_id: Any, kind: int, position: tuple[Any, int, Any]) -> Any:
     """Rows of table ``kind`` positioned after ``position`` (the order is key, then kind, then id), written so
     that the (key, id) index answers it as a range. The key and id may be bound parameters
     (storage/feed_pages.py compiles each shape once)."""
@@ -115,18 +116,14 @@ def _value(value: Any) -> Any:
     return value if isinstance(value, sa.ClauseElement) else sa.literal(value)
 
 
-def _postgres(connection: sa.Connection) -> bool:
-    return connection.dialect.name == "postgresql"
-
-
 Row = tuple[tuple[int, int, int], str, Any]  # (position, "event" | "notification", the row)
 
 
-def _events_query(postgres: bool, after: tuple[Any, int, Any], xmin: Any = _XMIN) -> sa.Select[Any]:
+def events_query(postgres: bool, after: tuple[Any, int, Any], xmin: Any = _XMIN) -> sa.Select[Any]:
     """The event rows after ``after`` in feed order (``_EVENT_QUERIES``' columns; no limit yet): on PostgreSQL
     only transactions below ``xmin``, the oldest in flight (the statement's snapshot's unless one is given)."""
     event_key = events.c.txid if postgres else events.c.id
-    query = _EVENT_QUERIES[postgres].where(_after(event_key, events.c.id, EVENT, after))
+    query = _EVENT_QUERIES[postgres].where(after_position(event_key, events.c.id, EVENT, after))
     if postgres:
         return query.where(events.c.txid < xmin).order_by(events.c.txid, events.c.id)
     return query.order_by(events.c.id)
@@ -137,7 +134,7 @@ def _oldest_in_flight(connection: sa.Connection) -> int | None:
     cut at the same transaction (each statement of a READ COMMITTED transaction has its own snapshot: cut
     at two, a notification between the two cuts could be passed by the events' cursor). None on SQLite,
     where one read transaction is one snapshot and keys are taken in commit order."""
-    return connection.execute(sa.select(_XMIN)).scalar_one() if _postgres(connection) else None
+    return connection.execute(sa.select(_XMIN)).scalar_one() if is_postgres(connection) else None
 
 
 def _cut(xmin: int | None) -> Any:
@@ -147,17 +144,18 @@ def _cut(xmin: int | None) -> Any:
 def read_events(
     connection: sa.Connection, after: tuple[int, int, int], limit: int, xmin: int | None = None
 ) -> list[Any]:
-    """Up to ``limit`` event rows after ``after``, in feed order (``_EVENT_COLUMNS``, the key first), as rows
+    """Up to ``limit`` event rows after ``after``, in feed order (``EVENT_COLUMNS``, the key first), as rows
     with attribute access."""
-    return connection.execute(_events_query(_postgres(connection), after, _cut(xmin)).limit(limit)).fetchall()
+    return connection.execute(events_query(is_postgres(connection), after, _cut(xmin)).limit(limit)).fetchall()
 
 
 def read_notifications(
     connection: sa.Connection, after: tuple[int, int, int], limit: int, xmin: int | None = None
 ) -> list[Row]:
     """Up to ``limit`` due-soon notifications after ``after``, in feed order, with their positions."""
-    query = sa.select(notifications).where(_after(notifications.c.txid, notifications.c.id, NOTIFICATION, after))
-    if _postgres(connection):
+    position = after_position(notifications.c.txid, notifications.c.id, NOTIFICATION, after)
+    query = sa.select(notifications).where(position)
+    if is_postgres(connection):
         query = query.where(notifications.c.txid < _cut(xmin))
     query = query.order_by(notifications.c.txid, notifications.c.id).limit(limit)
     return [((r.txid, NOTIFICATION, r.id), "notification", r) for r in connection.execute(query).fetchall()]
@@ -183,7 +181,7 @@ def head(connection: sa.Connection) -> Position:
     """The position of the last entry a reader may see now (a new subscription starts here)."""
     rows: list[Position] = []
     after = START
-    postgres = _postgres(connection)
+    postgres = is_postgres(connection)
     event_key = events.c.txid if postgres else events.c.id
     last = sa.select(event_key, events.c.id).order_by(event_key.desc(), events.c.id.desc()).limit(1)
     last_note = sa.select(notifications.c.txid, notifications.c.id)
@@ -203,9 +201,9 @@ def head(connection: sa.Connection) -> Position:
 def insert_notification(connection: sa.Connection, row: dict[str, Any]) -> bool:
     """Write one notification unless it was written before (once per type, case and deadline); True if new."""
     values = dict(row)
-    if not _postgres(connection):  # its place in the feed: after every event committed so far
+    if not is_postgres(connection):  # its place in the feed: after every event committed so far
         values["txid"] = sa.select(sa.func.coalesce(sa.func.max(events.c.id), 0)).scalar_subquery()
-    if _postgres(connection):
+    if is_postgres(connection):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]

@@ -57,6 +57,9 @@ class MonthQueries(ReportQueries):
         columns = [month_index(e.c.occurred_at, bounds).label("month"), stage_of_state(e.c.state_before).label("stage")]
         where = self._responds(e, bounds[0], bounds[-1])
         issued = self._grouped([sa.select(*columns).where(*where)])
+        if self.only is not None:  # a few cases: a lookup per response (``_late`` itself)
+            late_rows = self._grouped([sa.select(*columns).where(*where, self._late(e))])
+            return self._by_month(bounds, issued, late_rows)
         # late: from the (few) response dates that passed, each joined to its case's responses in the span
         # (``_late``'s condition, no lookup per response); DISTINCT as ``_late`` is an EXISTS
         d = deadlines.alias("d")
@@ -72,6 +75,12 @@ class MonthQueries(ReportQueries):
         )
         joined = passed.join(e, sa.and_(e.c.case_id == passed.c.case_id, of_stage))
         late_rows = self._grouped([sa.select(*columns).select_from(joined).where(*where)])
+        return self._by_month(bounds, issued, late_rows)
+
+    @staticmethod
+    def _by_month(
+        bounds: Sequence[datetime], issued: list[Any], late_rows: list[Any]
+    ) -> dict[int, dict[int, tuple[int, int]]]:
         late = {(m, s): n for m, s, n in late_rows}
         out: dict[int, dict[int, tuple[int, int]]] = {m: {1: (0, 0), 2: (0, 0)} for m in range(len(bounds) - 1)}
         for month, stage, n in issued:
@@ -86,6 +95,7 @@ class MonthQueries(ReportQueries):
             deadlines.c.kind.not_in(sorted(WINDOWS)),
             deadlines.c.breach_at >= bounds[0],
             deadlines.c.breach_at < bounds[-1],
+            *self._only(deadlines.c.case_id),
         )
         if self.policy_id is not None:
             query = query.join_from(deadlines, cases, cases.c.id == deadlines.c.case_id).where(*self._policy(cases))

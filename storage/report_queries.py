@@ -101,23 +101,35 @@ def stage_of_state(column: Any) -> Any:
 
 
 class ReportQueries:
-    """Aggregates over ``[start, end)`` (aware instants), optionally for one policy (``id`` or id and version)."""
+    """Aggregates over ``[start, end)`` (aware instants), optionally for one policy (``id`` or id and version)
+    and for some cases only (``only``: case ids; the console adds the figures of cases new since it counted)."""
 
-    def __init__(self, connection: sa.Connection, policy_id: str | None = None, version: int | None = None) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        policy_id: str | None = None,
+        version: int | None = None,
+        only: Sequence[str] | None = None,
+    ) -> None:
         self.connection = connection
         self.policy_id, self.version = policy_id, version
+        self.only = None if only is None else sorted(only)
         if connection.dialect.name == "sqlite":
             register_london_date(connection)
 
     # -- helpers ---------------------------------------------------------------
 
     def _policy(self, table: Any) -> list[Any]:
+        """The rows of ``table`` (events, cases or an alias) in scope: the policy's, and only ``only``'s cases."""
         out = []
         if self.policy_id is not None:
             out.append(table.c.policy_id == self.policy_id)
         if self.version is not None:
             out.append(table.c.policy_version == self.version)
-        return out
+        return out + self._only(table.c.case_id if "case_id" in table.c else table.c.id)
+
+    def _only(self, case_id: Any) -> list[Any]:
+        return [] if self.only is None else [case_id.in_(self.only)]
 
     def _rows(self, query: Any) -> list[Any]:
         return list(self.connection.execute(query).all())
@@ -166,15 +178,17 @@ class ReportQueries:
         ]
 
     @staticmethod
-    def _late(e: Any) -> Any:
+    def _late(e: Any, before: datetime | None = None) -> Any:
         """The stage's response date passed before this response (the only way a response is not on time).
 
         A response meets the stage's open response deadline, so with none passed it was either met or
         there was none yet (a response before its clock started): on time by the policy's own dates.
+        ``before``: only a date that passed before it (the long-period count's own condition).
         """
         d = deadlines.alias("d")
         kind = sa.case((e.c.state_before.in_(S1_STATES), RESPONSE_KINDS[0]), else_=RESPONSE_KINDS[1])
-        return _exists(d.c.case_id == e.c.case_id, d.c.kind == kind, d.c.status == "passed")
+        bound = [] if before is None else [d.c.breach_at < before]
+        return _exists(d.c.case_id == e.c.case_id, d.c.kind == kind, d.c.status == "passed", *bound)
 
     def responses(self, start: datetime, end: datetime) -> dict[int, tuple[int, int]]:
         """Per stage: (responses issued, how many were late by the policy's own dates).
@@ -188,8 +202,10 @@ class ReportQueries:
         counts = {1: [0, 0], 2: [0, 0]}
         for state, n in self.connection.execute(issued.group_by(e.c.state_before)):
             counts[1 if state in S1_STATES else 2][0] += n
-        if end - start <= SHORT_PERIOD:  # a month: a lookup per response is cheaper than every passed date
-            late_rows = sa.select(stage, sa.func.count()).where(*self._responds(e, start, end), self._late(e))
+        short = end - start <= SHORT_PERIOD
+        if short or self.only is not None:  # a month, or a few cases: a lookup per response beats every passed date
+            late = self._late(e, None if short else end)  # the long count's join reads dates passed before ``end``
+            late_rows = sa.select(stage, sa.func.count()).where(*self._responds(e, start, end), late)
             for number, n in self.connection.execute(late_rows.group_by(stage)):
                 counts[number][1] += n
             return {number: (n, k) for number, (n, k) in counts.items()}
@@ -237,6 +253,7 @@ class ReportQueries:
                     events.c.occurred_at < end,
                     events.c.policy_id == policy_id,
                     events.c.policy_version == version,
+                    *self._only(events.c.case_id),
                 )
                 .cte("extensions")
                 .prefix_with("MATERIALIZED")
@@ -351,6 +368,7 @@ class ReportQueries:
             deadlines.c.kind.not_in(sorted(WINDOWS)),
             deadlines.c.breach_at >= start,
             deadlines.c.breach_at < end,
+            *self._only(deadlines.c.case_id),
         )
         if self.policy_id is not None:
             query = query.join_from(deadlines, cases, cases.c.id == deadlines.c.case_id).where(*self._policy(cases))

@@ -97,3 +97,22 @@ def earliest_touched(connection: sa.Connection, mark: StoreMark) -> Any:
     touched = sa.select(o.c.case_id).where(mark.added(o, "touched"))
     query = sa.select(sa.func.min(events.c.occurred_at)).where(events.c.case_id.in_(touched))
     return connection.execute(query).scalar_one()
+
+
+def new_cases(connection: sa.Connection, mark: StoreMark, limit: int) -> list[str] | None:
+    """The cases written after ``mark`` when every one of them is new since it, and there are at most ``limit``;
+    otherwise None.
+
+    A case is new when none of its events is covered by the mark: it did not exist then (a case, its first
+    event and its deadlines are written in one transaction), so it added nothing to a figure counted at the
+    mark, and that figure plus the new cases' own counts is the figure now (api/console/routes_reports.py).
+    """
+    o = events.alias("o")
+    touched = sa.select(o.c.case_id).where(mark.added(o, "touched")).distinct().limit(limit + 1)
+    ids = sorted(connection.execute(touched).scalars())
+    if len(ids) > limit:
+        return None
+    covered = sa.select(sa.literal(1)).where(events.c.case_id.in_(ids), mark.covers(events)).limit(1)
+    if ids and connection.execute(covered).first() is not None:
+        return None
+    return ids

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
+from sqlalchemy.engine import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,12 +28,14 @@ from api.console.session import signed_in
 from api.console.web import ConsoleRoute, page, with_headers
 from api.http.offload import off_loop
 from api.report_format import Table, _csv, render, tables_for
-from service.reports import ReportService, calendar_month, reporting_year
+from service.reports import Parts, ReportService, add_parts, calendar_month, reporting_year
 from service.store_cache import StoreCache
-from storage.store_mark import StoreMark, earliest_touched, read_mark, snapshot
+from storage.store_mark import StoreMark, earliest_touched, new_cases, read_mark, snapshot
 from workflow.calendar import local_date
 
 router = APIRouter(route_class=ConsoleRoute)
+Row = tuple[str, int, int, int]  # the 12-month chart's (month, received, responded on time, breaches)
+Revise = Callable[[Any, Any, Callable[[], list[str] | None], Connection], Any]
 FIELDS = ("year", "homes", "month", "policy")
 
 
@@ -70,16 +73,21 @@ def _read(request: Request) -> tuple[Filters, dict[str, Any]]:
     return form, chosen
 
 
-Kept = tuple[StoreMark, Any]  # a figure and the mark of the events read before computing it
+Kept = tuple[StoreMark, Any]  # counts and the mark of the snapshot they were counted in
+NEW_CASES = 200  # at most this many new cases are counted and added to kept counts; past it, all afresh
 
 
 class CachedReports:
     """``ReportService``'s tsm, kpi and monthly figures through the console's cache (never changed here).
 
-    After a write, a figure over a period that ended at or before the earliest event of every case written
-    since its mark (``earliest_touched``) is kept as it is: those cases changed nothing such a period reads,
-    and no other case changed. The 12-month chart is kept month by month: the months from the first one a
-    written case reaches are counted again (``ReportService.monthly`` of consecutive months is each month's own).
+    Each is counted in one snapshot with its mark (``storage.store_mark``). After a write, counts over a period
+    that ended at or before the earliest event of every case written since the mark (``earliest_touched``) are
+    kept as they are: those cases changed nothing such a period reads, and no other case changed. Otherwise,
+    when every case written since is new since the mark (``new_cases``: it added nothing to the kept counts),
+    the counts of those cases alone are added to the kept ones (``add_parts``: every count is a sum over cases);
+    else they are counted again. The 12-month chart is kept month by month: the months from the first one a
+    written case reaches are brought up to date the same way (``ReportService.monthly`` of consecutive months is
+    each month's own, and a sum over cases too).
     """
 
     def __init__(self, request: Request) -> None:
@@ -88,54 +96,71 @@ class CachedReports:
         self.service = ReportService(app.engine, app.catalog)
         self.cache: StoreCache = request.app.state.console_cache
         self.version: tuple[int, ...] | None = None  # read once, at the first figure: one read per page
-        self._touched: dict[StoreMark, tuple[StoreMark, Any]] = {}
 
-    def _mark(self) -> StoreMark:
-        with snapshot(self.engine) as connection:
-            return read_mark(connection)
-
-    def _since(self, mark: StoreMark) -> tuple[StoreMark, Any]:
-        """The store's mark now, and the earliest instant a case written after ``mark`` reaches (None: none),
-        read in one snapshot: a figure kept under the rule is the figure at the new mark."""
-        if mark not in self._touched:
-            with snapshot(self.engine) as connection:
-                self._touched[mark] = (read_mark(connection), earliest_touched(connection, mark))
-        return self._touched[mark]
-
-    def _get(self, key: tuple[Any, ...], compute: Callable[[], Any], keep: Callable[[Any, Any], Any]) -> Any:
-        """The kept figure of ``key``; after a write, ``keep(figure, since)`` says what of it still holds,
-        ``since`` being the earliest instant a case written since reaches."""
+    def _get(self, key: tuple[Any, ...], compute: Callable[[Connection], Any], revise: Revise) -> Any:
+        """The kept counts of ``key``, counted by ``compute`` on a snapshot; after a write, ``revise(counts, since,
+        new, connection)`` brings them up to date on a snapshot of the store now, ``since`` being the earliest
+        instant a case written since reaches and ``new()`` those cases when they are all new (else None)."""
         if self.version is None:
             self.version = self.cache.version()
 
         def fresh() -> Kept:
-            mark = self._mark()  # read first: the figure covers at least these events
-            return mark, compute()
+            with snapshot(self.engine) as connection:  # counts and mark of one snapshot: no event counted twice
+                return read_mark(connection), compute(connection)
 
         def update(kept: Kept) -> Kept:
-            mark, since = self._since(kept[0])
-            return mark, (kept[1] if since is None else keep(kept[1], since))
+            with snapshot(self.engine) as connection:
+                mark, since = read_mark(connection), earliest_touched(connection, kept[0])
+                if since is None:
+                    return mark, kept[1]
+                return mark, revise(kept[1], since, lambda: new_cases(connection, kept[0], NEW_CASES), connection)
 
         return self.cache.get(key, fresh, self.version, update=update)[1]
 
-    def _period(self, key: tuple[Any, ...], compute: Callable[[], Any], end: Any) -> Any:
-        """A figure over a period ending at ``end``: kept while no written case reaches back before it."""
-        return self._get(key, compute, lambda figure, since: figure if end <= since else compute())
+    def _period(self, key: tuple[Any, ...], count: Callable[[Any, Connection], Parts], end: Any) -> Parts:
+        """Counts over a period ending at ``end`` (``count(only, connection)``): kept while no written case
+        reaches back before it, else the new cases' counts added, else counted again."""
+
+        def revise(parts: Parts, since: Any, new: Callable[[], list[str] | None], connection: Connection) -> Parts:
+            if end <= since:
+                return parts
+            ids = new()
+            return count(None, connection) if ids is None else add_parts(parts, count(ids, connection))
+
+        return self._get(key, lambda connection: count(None, connection), revise)
 
     def tsm(self, year: int, homes: int) -> dict[str, Any]:
-        return self._period(("tsm", year, homes), lambda: self.service.tsm(year, homes), reporting_year(year)[1])
+        parts = self._period(
+            ("tsm", year), lambda only, c: self.service.tsm_parts(year, only, c), reporting_year(year)[1]
+        )
+        return self.service.tsm_figures(year, homes, parts)
 
     def kpi(self, month: str, policy: str | None) -> dict[str, Any]:
-        return self._period(("kpi", month, policy), lambda: self.service.kpi(month, policy), calendar_month(month)[1])
+        parts = self._period(
+            ("kpi", month, policy),
+            lambda only, c: self.service.kpi_parts(month, policy, only, c),
+            calendar_month(month)[1],
+        )
+        return self.service.kpi_figures(month, policy, parts)
 
     def monthly(self, months: list[str], policy: str | None) -> list[tuple[str, int, int, int]]:
-        def keep(rows: list[tuple[str, int, int, int]], since: Any) -> list[tuple[str, int, int, int]]:
+        def revise(
+            rows: list[Row], since: Any, new: Callable[[], list[str] | None], connection: Connection
+        ) -> list[Row]:
             still = [row for row in rows if calendar_month(row[0])[1] <= since]
             rest = months[len(still) :]
-            return still + (self.service.monthly(rest, policy) if rest else [])
+            if not rest:
+                return still
+            ids = new()
+            if ids is None:
+                return still + self.service.monthly(rest, policy, connection=connection)
+            more = self.service.monthly(rest, policy, ids, connection)
+            return still + [
+                (m, a + x, b + y, c + z) for (m, a, b, c), (_, x, y, z) in zip(rows[len(still) :], more, strict=True)
+            ]
 
         key = ("monthly", tuple(months), policy)
-        return list(self._get(key, lambda: self.service.monthly(months, policy), keep))
+        return list(self._get(key, lambda c: self.service.monthly(months, policy, connection=c), revise))
 
 
 def trend(reports: ReportService | CachedReports, month: str, policy: str | None) -> Table:

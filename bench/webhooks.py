@@ -5,8 +5,9 @@
 Loads N events (one per case, so per-case ordering does not serialize them) with bare Core, subscribes
 one webhook from the start of the feed, then times the worker's rounds (``Webhooks.work``: record,
 fan-out and claim in one write transaction, then send; the loop ``complaints serve`` runs) until every
-delivery is recorded delivered. The receiver is a bare asyncio server in another process (bench/hooks_support.py). Target: >= 1,000 deliveries/s. The loop is bounded
-(``--timeout``): a run that does not finish says so and reports what was delivered.
+delivery is recorded delivered. The receiver is a bare asyncio server in another process
+(bench/hooks_support.py). Target: >= 1,000 deliveries/s. The loop is bounded (``--timeout``): a run that
+does not finish says so and reports what was delivered.
 """
 
 from __future__ import annotations

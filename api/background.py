@@ -27,7 +27,7 @@ def background_worker(app: App) -> BackgroundWorker | None:
     reminders = DueSoon(app.engine, app.catalog)
 
     def work() -> int:
-        return hooks.fan_out() + hooks.deliver_once()
+        return hooks.work()
 
     return BackgroundWorker(app.clock, work, reminders.sweep, sweep_seconds=app.settings.sweep_seconds,
                             on_stop=hooks.close)  # fmt: skip

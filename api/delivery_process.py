@@ -32,6 +32,7 @@ import threading
 from typing import Any
 
 from api.bootstrap import App, Settings
+from storage.database import normalise_url
 
 _PR_SET_PDEATHSIG = 1
 
@@ -88,8 +89,33 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def delivery_nice(db_url: str) -> int:
+    """How much lower than serve's the child's CPU priority is (``COMPLAINTS_DELIVERY_NICE``, 0 to 19).
+
+    Delivery is background work: at a lower priority, on a busy machine the commands' process runs first.
+    By default that is so on PostgreSQL only (10), where a delivery round holds nothing a command waits
+    for. On SQLite (0: serve's own priority) each round holds the database's single writer lock for a few
+    milliseconds, and a child at a lower priority, preempted while it holds it by whatever else the
+    machine runs, holds it longer and every command waits meanwhile: measured, a lowered child made
+    commands slower on a loaded machine (docs/design.md, "Webhook delivery beside the commands")."""
+    raw = os.environ.get("COMPLAINTS_DELIVERY_NICE", "")
+    default = 0 if normalise_url(db_url).startswith("sqlite") else 10
+    try:
+        return max(0, min(19, int(raw))) if raw.strip() else default
+    except ValueError:
+        return default
+
+
+def _lower_priority(db_url: str) -> None:
+    nice = delivery_nice(db_url)
+    if nice:
+        with contextlib.suppress(OSError, AttributeError):  # no os.nice (Windows): serve's priority
+            os.nice(nice)
+
+
 def _child(settings: Settings, parent: int) -> None:
     _die_with_parent(parent)
+    _lower_priority(settings.db_url)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches serve, which stops this child itself

@@ -11,16 +11,23 @@ updates with bare Core, one transaction each, in the same run. Target: ratio
 Part 2 opens many cases and reports the process's memory as the store grows:
 it must stay flat (the service holds no case in memory after its command).
 
-Part 3 (``--webhooks``): part 1's service path with 2 webhook subscriptions delivered meanwhile to a
-loopback receiver (its own process), by the delivery child ``complaints serve`` starts (this process's
-child, api/delivery_process.py), against none, in turns: target ratio >= 0.9. Also shown: delivery by a
-thread of this process (how serve delivered before), and each run's serving CPU per event (this process
-and its delivery child; the receiver's CPU in neither run).
+Part 3 (``--webhooks [--receiver-nice N] [--turns 2]``): part 1's service path with 2 webhook
+subscriptions delivered meanwhile to a loopback receiver (its own process), by the delivery child
+``complaints serve`` starts (this process's child, api/delivery_process.py), against none, in turns:
+target ratio >= 0.9. On SQLite the child runs at serve's own CPU priority by default; it is also
+measured at a lower one (``COMPLAINTS_DELIVERY_NICE=10``, PostgreSQL's default: api/delivery_process.py
+says why not SQLite's), and, for comparison, delivery by a thread of this process (how serve delivered
+before).
+Each shows its serving CPU per event (this process and its delivery child; the receiver's CPU in no run),
+how many deliveries were outstanding when the commands finished, and how long delivery then took to catch
+up. The receiver stands for a remote system and runs at this process's priority unless
+``--receiver-nice`` lowers it (the output says which).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -28,7 +35,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,10 +91,13 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "child") -> tuple[int, float, int, float]:
-    """Events applied, seconds, webhook deliveries made meanwhile (0 without subscriptions), and the CPU
-    seconds of the serving side: this process, its delivery worker's thread when it has one, and its
-    delivery child's (``where="child"``) over the same span. The receiver's own CPU is in none of them."""
+def through_service(
+    url: str, n_cases: int, webhooks: int = 0, where: str = "child"
+) -> tuple[int, float, int, float, tuple[int, float]]:
+    """Events applied, seconds, webhook deliveries made meanwhile (0 without subscriptions), the CPU seconds
+    of the serving side (this process, its delivery worker's thread when it has one, and its delivery
+    child's over the same span; the receiver's own CPU is in none of them), and the lag: deliveries not yet
+    made when the commands finished, and the seconds delivery then took to catch up (bounded: 60 s)."""
     clock = SettableClock()
     app = bootstrap(Settings(db_url=url), clock=clock)
     stop, child_cpu = _with_webhooks(url, app, webhooks, where)  # part 3: subscriptions delivered meanwhile
@@ -102,15 +112,28 @@ def through_service(url: str, n_cases: int, webhooks: int = 0, where: str = "chi
             app.service.apply(case_id, name, data)
             count += 1
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu + child_cpu() - child
-    stop()
-    delivered = 0
+    delivered, lag = 0, (0, 0.0)
     if webhooks:
-        with app.engine.connect() as c:
-            delivered = c.execute(
-                sa.text("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
-            ).scalar()
+        lag = _catch_up(app.engine, webhooks * count)
+        delivered = _delivered(app.engine)
+    stop()
     app.engine.dispose()
-    return count, elapsed, delivered, cpu
+    return count, elapsed, delivered, cpu, lag
+
+
+def _delivered(engine: sa.Engine) -> int:
+    with engine.connect() as c:
+        return c.execute(sa.text("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")).scalar_one()
+
+
+def _catch_up(engine: sa.Engine, expected: int, bound: float = 60.0) -> tuple[int, float]:
+    """Deliveries outstanding when the commands finished, and how long until every one was recorded
+    delivered (a round's sends are recorded by the next round: that is in the time)."""
+    outstanding = expected - _delivered(engine)
+    start = time.perf_counter()
+    while _delivered(engine) < expected and time.perf_counter() - start < bound:
+        time.sleep(0.05)
+    return outstanding, time.perf_counter() - start
 
 
 def _proc_cpu(pid: int) -> float:
@@ -132,7 +155,7 @@ def _with_webhooks(url: str, app: object, n: int, where: str) -> tuple[Callable[
     from bench.hooks_support import start_receiver
     from service.webhooks import Webhooks
 
-    receiver, hook_url = start_receiver()
+    receiver, hook_url = start_receiver(nice=RECEIVER_NICE)
     hooks = Webhooks(app.engine, SystemClock())  # type: ignore[attr-defined]
     for _ in range(n):
         hooks.add(hook_url)
@@ -223,14 +246,18 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=2000)
     parser.add_argument("--memory-cases", type=int, default=100_000)
     parser.add_argument("--webhooks", action="store_true", help="part 3 only: the rate with 2 subscriptions")
+    parser.add_argument("--receiver-nice", type=int, default=0, help="part 3: run the receiver at this nice")
+    parser.add_argument("--turns", type=int, default=2, help="part 3: turns of each mode (the best counts)")
     args = parser.parse_args()
     configure_logging("WARNING")
     if args.webhooks:
+        global RECEIVER_NICE
+        RECEIVER_NICE = args.receiver_nice
         with tempfile.TemporaryDirectory() as tmp:
-            webhooks_part(tmp, args.cases)
+            webhooks_part(tmp, args.cases, args.turns)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        n_events, service_s, _, _ = through_service(f"sqlite:///{tmp}/service.db", args.cases)
+        n_events, service_s, _, _, _ = through_service(f"sqlite:///{tmp}/service.db", args.cases)
         bare_s = bare_core(f"sqlite:///{tmp}/bare.db", n_events)
         service_rate, bare_rate = n_events / service_s, n_events / bare_s
         print(f"cores: {os.cpu_count()}")
@@ -253,37 +280,77 @@ def main() -> None:
         )
 
 
+MODES = {  # mode: (subscriptions, where delivery runs, the delivery child's nice; None: serve's default)
+    "none": (0, "child", None),
+    "child": (2, "child", None),
+    "child_nice10": (2, "child", "10"),
+    "thread": (2, "thread", None),
+}
+LABELS = {
+    "child": "by serve's delivery child (on SQLite by default at serve's own priority)",
+    "child_nice10": "by serve's delivery child at a lower CPU priority (COMPLAINTS_DELIVERY_NICE=10)",
+    "thread": "by a thread of this process (before)",
+}
+
+
 def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
     """Part 3: the command path with 2 webhook subscriptions being delivered, against none, in turns (the best
     of each counts: contention on a shared machine only ever adds time). Delivered by serve's delivery
-    child (the real arrangement) and, for comparison, by a worker thread of this process."""
-    modes = {"none": (0, "child"), "child": (2, "child"), "thread": (2, "thread")}
-    rates: dict[str, list[float]] = {mode: [] for mode in modes}
-    cpu: dict[str, list[float]] = {mode: [] for mode in modes}  # the serving side's CPU seconds per event
-    delivered: dict[str, int] = {mode: 0 for mode in modes}
+    child (the real arrangement, at its default lower priority, and at serve's own), and, for comparison,
+    by a worker thread of this process. Each shows how far delivery lagged when the commands finished."""
+    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}  # the serving side's CPU seconds per event
+    delivered: dict[str, int] = {mode: 0 for mode in MODES}
+    lags: dict[str, list[tuple[int, float]]] = {mode: [] for mode in MODES}
     for turn in range(turns):
-        for mode, (subs, where) in modes.items():
-            n, seconds, sent, used = through_service(f"sqlite:///{tmp}/hooks-{turn}-{mode}.db", n_cases, subs, where)
+        for mode, (subs, where, nice) in MODES.items():
+            with _environ("COMPLAINTS_DELIVERY_NICE", nice):
+                n, seconds, sent, used, lag = through_service(f"sqlite:///{tmp}/hooks-{turn}-{mode}.db", n_cases,
+                                                              subs, where)  # fmt: skip
             rates[mode].append(n / seconds)
             cpu[mode].append(used / n)
             delivered[mode] = max(delivered[mode], sent)
+            lags[mode].append(lag)
     best = {mode: max(r) for mode, r in rates.items()}
     least = {mode: min(c) for mode, c in cpu.items()}
     without = best["none"]
-    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}")
+    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}; the receiver runs at nice {RECEIVER_NICE}"
+          + (" (lowered for this run: --receiver-nice)" if RECEIVER_NICE else " (as this process)"))  # fmt: skip
     turns_text = ", ".join(f"{r:,.0f}" for r in rates["none"])
     print(f"service, no subscriptions: {without:,.0f} events/s (turns: {turns_text}); "
           f"CPU {least['none'] * 1e6:,.0f} us per event")  # fmt: skip
-    for mode, label in (("child", "by serve's delivery child"), ("thread", "by a thread of this process (before)")):
+    for mode, label in LABELS.items():
         ratio = best[mode] / without
+        behind = max(lags[mode])
         print(f"service, 2 subscriptions delivered {label}: {best[mode]:,.0f} events/s "
-              f"({delivered[mode]:,} deliveries in the run); ratio {ratio:.2f} (target >= 0.9); "
-              f"serving CPU {least[mode] * 1e6:,.0f} us per event")  # fmt: skip
-    print(json.dumps({"without": round(without), "with_2_child": round(best["child"]),
-                      "with_2_thread": round(best["thread"]),
-                      "ratio_child": round(best["child"] / without, 3),
-                      "ratio_thread": round(best["thread"] / without, 3),
+              f"(turns: {', '.join(f'{r:,.0f}' for r in rates[mode])}); ratio {ratio:.2f} (target >= 0.9); "
+              f"serving CPU {least[mode] * 1e6:,.0f} us per event; {delivered[mode]:,} delivered; "
+              f"when the commands finished, at most {behind[0]:,} deliveries were outstanding, "
+              f"delivered within {max(t for _, t in lags[mode]):.1f} s")  # fmt: skip
+    print(json.dumps({"without": round(without), "receiver_nice": RECEIVER_NICE,
+                      **{f"with_2_{mode}": round(best[mode]) for mode in LABELS},
+                      **{f"ratio_{mode}": round(best[mode] / without, 3) for mode in LABELS},
+                      "lag": {mode: [max(o for o, _ in lags[mode]), round(max(t for _, t in lags[mode]), 2)]
+                              for mode in LABELS},
                       "cpu_us_per_event": {mode: round(c * 1e6) for mode, c in least.items()}}))  # fmt: skip
+
+
+RECEIVER_NICE = 0
+
+
+@contextlib.contextmanager
+def _environ(name: str, value: str | None) -> Iterator[None]:
+    """``name`` set to ``value`` for the block (None: left as it is): the delivery child reads it at start."""
+    before = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 if __name__ == "__main__":

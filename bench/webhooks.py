@@ -3,10 +3,11 @@
     .venv/bin/python bench/webhooks.py [--events 20000] [--db sqlite|URL]
 
 Loads N events (one per case, so per-case ordering does not serialize them) with bare Core, subscribes
-one webhook from the start of the feed, then times the worker's steps (fan-out, claim, send, record; the
-loop ``complaints serve`` runs) until every delivery is recorded delivered. The receiver is a bare asyncio
-server in another process (bench/hooks_support.py). Target: >= 1,000 deliveries/s. The loop is bounded
-(``--timeout``): a run that does not finish says so and reports what was delivered.
+one webhook from the start of the feed, then times the worker's rounds (``Webhooks.work``: record,
+fan-out and claim in one write transaction, then send; the loop ``complaints serve`` runs) until every
+delivery is recorded delivered. The receiver is a bare asyncio server in another process
+(bench/hooks_support.py). Target: >= 1,000 deliveries/s. The loop is bounded (``--timeout``): a run that
+does not finish says so and reports what was delivered.
 """
 
 from __future__ import annotations
@@ -67,8 +68,7 @@ def main() -> None:
         deadline = time.monotonic() + args.timeout
         done = False
         while not done and time.monotonic() < deadline:  # bounded: a stuck delivery ends the run, reported
-            hooks.fan_out()
-            if hooks.deliver_once() == 0:
+            if hooks.work() == 0:  # serve's round: its sends are recorded by the next round
                 done = _all_delivered(app.engine, args.events)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         with app.engine.connect() as c:

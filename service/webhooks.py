@@ -29,17 +29,20 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
 
-from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead, to_entries
+from service import webhook_fanout
+from service.feed import ENTRY_NAMES, ENTRY_TYPES, TYPE_PREFIX, cursor_or_refuse, refuse_if_ahead
 from service.logs import get_logger
 from service.signing import HEADER, sign
 from service.webhook_sender import Link
 from service.webhook_urls import check_url
 from storage import outbox
-from storage.feed_queries import Position, head, parse_cursor, read_rows
+from storage.feed_queries import head
 from storage.write_lock import write_transaction
 from workflow.clock import Clock
 from workflow.errors import ComplaintsError, EventRefused
 
+# what one round sent: the outcomes, when they were all in, and the retry instant of each that failed (None: gave up)
+Sent = tuple[list[outbox.Outcome], datetime, dict[int, datetime | None]]
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
@@ -101,6 +104,7 @@ class Webhooks:
         self._local = threading.local()
         self._opened: list[Link] = []  # closed by close()
         self._opened_lock = threading.Lock()
+        self._unrecorded: list[Sent] = []  # sent by ``work`` and not yet recorded: the next round records them
 
     # -- admin -------------------------------------------------------------------------------------
 
@@ -161,60 +165,73 @@ class Webhooks:
     def fan_out(self, page: int = 1000) -> int:
         """Copy new feed entries into each subscription's deliveries; how many were queued.
 
-        A read without locks first: when every subscription is at the feed's head (the usual case between
-        commands) no write transaction is begun, so the SQLite writer lock stays free for commands.
-        Subscriptions at the same cursor (the usual case) share one read of the feed and its envelopes;
-        every subscription's deliveries go in one batched INSERT."""
-        with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
-            cursors = outbox.subscription_cursors(connection)
-            if not cursors:
-                return 0
-            last = head(connection)
-        if all(parse_cursor(cursor) >= last for cursor in cursors):
+        The feed is read and the rows built in a read transaction (service/webhook_fanout.py); when every
+        subscription is at the feed's head (the usual case between commands) no write transaction is begun,
+        so the SQLite writer lock stays free for commands."""
+        planned = self._plan(page)
+        if not planned.subscriptions:
             return 0
-        queue: list[dict[str, Any]] = []
-        moved: dict[str, str] = {}
         with write_transaction(self.engine) as connection:
-            now = self.clock.now()
-            read: dict[str, tuple[list[Any], str]] = {}  # cursor -> (entries after it, the cursor after them)
-            for sub in outbox.subscriptions_to_fan_out(connection):
-                if sub.cursor not in read:
-                    rows = read_rows(connection, parse_cursor(sub.cursor), page)
-                    read[sub.cursor] = (to_entries(rows), Position(*rows[-1][0]).text() if rows else sub.cursor)
-                entries, after = read[sub.cursor]
-                if not entries:
-                    continue
-                wanted = set(sub.types)
-                queue += [
-                    {
-                        "subscription_id": sub.id,
-                        "entry_id": e.id,
-                        "type": e.type,
-                        "case_id": e.subject,
-                        "status": outbox.PENDING,
-                        "body": e.body,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }  # fmt: skip
-                    for e in entries
-                    if not wanted or e.type in wanted
-                ]
-                moved[sub.id] = after
-            outbox.fan_out(connection, queue, moved)
-        return len(queue)
+            return webhook_fanout.queue(connection, planned)
 
     def deliver_once(self) -> int:
         """Claim what is due, send it (concurrently), record what each got; how many were attempted."""
-        s = self.settings
         now = self.clock.now()
         with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
             if not outbox.anything_due(connection, now):  # idle: no write lock taken
                 return 0
         with write_transaction(self.engine) as connection:
-            claimed = outbox.claim(connection, now, now + timedelta(seconds=s.lease_seconds), s.batch)
+            claimed = self._claim(connection, now)
         if not claimed:
             return 0
+        sent = self._send_all(claimed)
+        with write_transaction(self.engine) as connection:
+            outbox.record(connection, *sent)
+        return len(sent[0])
+
+    def work(self, page: int = 1000) -> int:
+        """One round of the worker ``complaints serve`` runs, with ONE write transaction: record what the
+        previous round's sends got, queue the new feed entries (read and built before it), claim what is
+        due; then send. What this round sent is recorded by the next round's transaction (or ``flush``), so
+        a round holds the SQLite writer lock once, not three times, and commands wait on it less. A process
+        that dies before then leaves its rows ``sending`` until the lease ends: sent again, at least once,
+        as after a kill mid-send. Ordered per case still: a case's next delivery is claimed only in a
+        transaction that has recorded the one before. How much it did: 0 means idle."""
+        planned = self._plan(page)
+        unrecorded, self._unrecorded = self._unrecorded, []
+        if not planned.subscriptions and not planned.due and not unrecorded:
+            return 0
+        try:
+            with write_transaction(self.engine) as connection:
+                for sent in unrecorded:
+                    outbox.record(connection, *sent)
+                queued = webhook_fanout.queue(connection, planned)
+                claimed = self._claim(connection, self.clock.now())
+        except BaseException:
+            self._unrecorded = unrecorded + self._unrecorded  # recorded by a later round (or sent again)
+            raise
+        if claimed:
+            self._unrecorded.append(self._send_all(claimed))
+        return sum(len(s[0]) for s in unrecorded) + queued + len(claimed)
+
+    def flush(self) -> None:
+        """Record what was sent and not yet recorded (the worker's last step before it stops)."""
+        unrecorded, self._unrecorded = self._unrecorded, []
+        if unrecorded:
+            with write_transaction(self.engine) as connection:
+                for sent in unrecorded:
+                    outbox.record(connection, *sent)
+
+    def _plan(self, page: int) -> webhook_fanout.FanOut:
+        with self.engine.connect().execution_options(complaints_write=False) as connection, connection.begin():
+            return webhook_fanout.plan(connection, page, self.clock.now())
+
+    def _claim(self, connection: Any, now: datetime) -> list[outbox.Claimed]:
+        return outbox.claim(connection, now, now + timedelta(seconds=self.settings.lease_seconds), self.settings.batch)
+
+    def _send_all(self, claimed: list[outbox.Claimed]) -> Sent:
+        """Send each claimed delivery (on the sender threads); what ``outbox.record`` takes of the outcomes."""
+        s = self.settings
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=s.senders, thread_name_prefix="webhook-send")
         outcomes = list(self._pool.map(self._send, claimed))
@@ -227,11 +244,13 @@ class Webhooks:
                 self.log.warning("webhook_failed", delivery_id=o.claimed.id, subscription_id=o.claimed.subscription_id,
                                  attempt=o.claimed.attempt, status_code=o.status_code, error=o.error,
                                  gave_up=give_up)  # fmt: skip
-        with write_transaction(self.engine) as connection:
-            outbox.record(connection, outcomes, done, retry_at)
-        return len(outcomes)
+        return outcomes, done, retry_at
 
     def close(self) -> None:
+        try:
+            self.flush()
+        except Exception as err:  # the database gone: those rows are sent again when their lease ends
+            self.log.error("webhook_flush_failed", error=f"{type(err).__name__}: {err}")
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from storage.driver_rows import DriverStatement
 from storage.tables import webhook_attempts, webhook_deliveries, webhook_subscriptions
 
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
@@ -92,19 +93,27 @@ def subscriptions_to_fan_out(connection: sa.Connection) -> list[Any]:
     return list(connection.execute(query))
 
 
-def subscription_cursors(connection: sa.Connection) -> list[str]:
-    """Every subscription's feed cursor, read without locking anything: is there anything to fan out?"""
-    return list(connection.execute(sa.select(_s.c.cursor)).scalars())
+def subscription_cursors(connection: sa.Connection) -> list[Any]:
+    """Every subscription's id, types and feed cursor, read without locking anything (the fan-out's plan)."""
+    return list(connection.execute(sa.select(_s.c.id, _s.c.types, _s.c.cursor).order_by(_s.c.id)))
 
 
 _MOVE = sa.update(_s).where(_s.c.id == sa.bindparam("b_id")).values(cursor=sa.bindparam("b_cursor"))
+_DELIVERY_KEYS = ("subscription_id", "entry_id", "type", "case_id", "status", "body", "attempts", "next_attempt_at",
+                  "created_at")  # fmt: skip
+_QUEUE = DriverStatement(sa.insert(_d).inline(), _DELIVERY_KEYS, column_keys=_DELIVERY_KEYS)
 
 
-def fan_out(connection: sa.Connection, rows: Sequence[dict[str, Any]], cursors: dict[str, str]) -> None:
-    """Queue ``rows`` (each with its ``subscription_id``) and move each subscription to its new cursor: one
-    batched INSERT and one batched UPDATE, whatever the number of subscriptions."""
-    if rows:
-        connection.execute(sa.insert(_d), list(rows))
+def delivery_row(subscription_id: str, entry_id: str, kind: str, case_id: str, body: str, now: datetime) -> tuple:
+    """A new delivery as ``fan_out`` takes it (built before the write transaction: it holds the writer lock)."""
+    return (subscription_id, entry_id, kind, case_id, PENDING, body, 0, now, now)
+
+
+def fan_out(connection: sa.Connection, rows: Sequence[tuple], cursors: dict[str, str]) -> None:
+    """Queue ``rows`` (``delivery_row``'s) and move each subscription to its new cursor: one batched INSERT
+    (plain tuples to the driver: storage/driver_rows.py) and one batched UPDATE, whatever the number of
+    subscriptions."""
+    _QUEUE.execute(connection, rows)
     if cursors:
         connection.execute(_MOVE, [{"b_id": sid, "b_cursor": cursor} for sid, cursor in cursors.items()])
 
@@ -171,6 +180,10 @@ _RESULT = (  # one statement per distinct result (usually one: every delivery an
 )
 
 
+_ATTEMPT_KEYS = ("delivery_id", "attempt", "at", "status_code", "error", "duration_ms")
+_ATTEMPTS = DriverStatement(sa.insert(webhook_attempts).inline(), _ATTEMPT_KEYS, column_keys=_ATTEMPT_KEYS)
+
+
 def record(
     connection: sa.Connection, outcomes: Sequence[Outcome], now: datetime, retry_at: dict[int, datetime | None]
 ) -> None:
@@ -178,7 +191,7 @@ def record(
     if not outcomes:
         return
     updates: dict[tuple[Any, ...], list[int]] = {}
-    attempts = []
+    attempts: list[tuple[Any, ...]] = []
     healthy: set[str] = set()
     failing: set[str] = set()
     for o in outcomes:
@@ -194,20 +207,11 @@ def record(
                 failing.add(c.subscription_id)
         result = (status, after, o.status_code, (o.error or None) and o.error[:300], delivered)
         updates.setdefault(result, []).append(c.id)
-        attempts.append(
-            {
-                "delivery_id": c.id,
-                "attempt": c.attempt,
-                "at": now,
-                "status_code": o.status_code,
-                "error": (o.error or None) and o.error[:300],
-                "duration_ms": o.duration_ms,
-            }  # fmt: skip
-        )
+        attempts.append((c.id, c.attempt, now, o.status_code, (o.error or None) and o.error[:300], o.duration_ms))
     for (status, after, code, error, delivered), ids in updates.items():
         values = {"b_status": status, "b_next": after, "b_code": code, "b_error": error, "b_delivered": delivered}
         connection.execute(_RESULT, {"b_ids": ids, **values})
-    connection.execute(sa.insert(webhook_attempts), attempts)
+    _ATTEMPTS.execute(connection, attempts)
     if healthy - failing:
         connection.execute(
             sa.update(_s)

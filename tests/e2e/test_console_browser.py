@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 # a plain import, never importorskip: playwright is a dev dependency, so these tests run (or fail) in every `make test`
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.serve_process import ROOT
 from tests.e2e.test_http_helpers import Api, served
@@ -35,24 +35,37 @@ STACKED = "() => [...document.querySelectorAll('table.stacked tbody')].map(b => 
 IMG = "<img src=x onerror=\"window.__xss = 'img'\">"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, Any]:
-    """Debian's Chromium (never a downloaded browser), as root in a closed network."""
+LAUNCH: dict[str, Any] = {
+    "executable_path": CHROMIUM,
+    "headless": True,
+    "args": [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium (never a downloaded browser), as root in a closed network, for this module only.
+
+    Playwright's sync API keeps an event loop running on the main thread (in a greenlet) while it is
+    open; held for the whole session (as pytest-playwright's session fixtures do) it made every later
+    `asyncio.run` fail and broke pytest's assertion rewriting of modules imported later.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/system-packages does it)")
-    return {
-        "executable_path": CHROMIUM,
-        "headless": True,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    }
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(**LAUNCH)
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @dataclass

@@ -53,6 +53,7 @@ def with_timers(
     """The HTTP app, whose lifespan starts the timers and the background worker (webhook delivery, due-soon
     reminders: api/background.py) and stops them (uvicorn's SIGTERM/SIGINT) before exit."""
     from api.http.app import create_app
+    from service.collector import settle_collector
 
     api = create_app(app)
     inner = api.router.lifespan_context
@@ -63,6 +64,7 @@ def with_timers(
             timers.start(app.service.fire_due, app.service.upcoming_instants)
             if worker is not None:
                 worker.start()
+            settle_collector()  # start-up is done: its objects leave the collector's passes (service/collector.py)
             try:
                 yield state
             finally:

@@ -23,6 +23,9 @@ _ANSWER = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 class _Http(asyncio.Protocol):
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        # asyncio sets TCP_NODELAY only on sockets made with proto IPPROTO_TCP, which an accepted socket of
+        # socket.socket() is not: without it, pipelined answers wait for the sender's delayed ACK (40 ms)
+        transport.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
 
     def data_received(self, data: bytes) -> None:

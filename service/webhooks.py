@@ -44,6 +44,7 @@ from workflow.errors import ComplaintsError, EventRefused
 # what one round sent: the outcomes, when they were all in, and the retry instant of each that failed (None: gave up)
 Sent = tuple[list[outbox.Outcome], datetime, dict[int, datetime | None]]
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+PIPELINE = 32  # the most requests one connection has in flight (service/webhook_sender.py)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ class Webhooks:
         s = self.settings
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=s.senders, thread_name_prefix="webhook-send")
-        outcomes = list(self._pool.map(self._send, claimed))
+        outcomes = [o for chunk in self._pool.map(self._send_chunk, self._chunks(claimed)) for o in chunk]
         done = self.clock.now()
         retry_at: dict[int, datetime | None] = {}
         for o in outcomes:
@@ -275,7 +276,44 @@ class Webhooks:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return conn, path
 
-    def _send(self, claimed: outbox.Claimed) -> outbox.Outcome:
+    def _chunks(self, claimed: list[outbox.Claimed]) -> list[list[outbox.Claimed]]:
+        """The round's deliveries in the pieces the sender threads take: one each while there are no more
+        deliveries to an origin than threads (as many requests in flight as before), and when there are, each
+        thread's share pipelined on its connection (service/webhook_sender.py), at most ``PIPELINE`` a piece."""
+        by_origin: dict[tuple[str, str | None, int | None] | int, list[outbox.Claimed]] = {}
+        for c in claimed:
+            try:
+                parts = urlsplit(c.url)
+                key: tuple[str, str | None, int | None] | int = (parts.scheme, parts.hostname, parts.port)
+            except ValueError:  # a bad stored URL: its own piece, where _send says why it failed
+                key = c.id
+            by_origin.setdefault(key, []).append(c)
+        pieces: list[list[outbox.Claimed]] = []
+        for group in by_origin.values():
+            size = min(PIPELINE, -(-len(group) // self.settings.senders))
+            pieces.extend(group[i : i + size] for i in range(0, len(group), size))
+        return pieces
+
+    def _send_chunk(self, chunk: list[outbox.Claimed]) -> list[outbox.Outcome]:
+        """Send a piece: pipelined when it has more than one; what was not answered is sent one at a time."""
+        if len(chunk) == 1:
+            return [self._send(chunk[0])]
+        try:
+            conn, _ = self._connection(chunk[0].url)
+            requests = [(self._connection(c.url)[1], *self._signed(c)) for c in chunk]
+        except ValueError:  # a host name that cannot be sent: each fails on its own in _send
+            return [self._send(c) for c in chunk]
+        started = time.monotonic()
+        codes = conn.post_many(requests)
+        took = int((time.monotonic() - started) * 1000)
+        answered = [
+            outbox.Outcome(c, code, None if 200 <= code < 300 else f"HTTP {code}", took)
+            for c, code in zip(chunk, codes, strict=False)
+        ]
+        return answered + [self._send(c) for c in chunk[len(codes) :]]
+
+    @staticmethod
+    def _signed(claimed: outbox.Claimed) -> tuple[dict[str, str], bytes]:
         body = claimed.body.encode()
         headers = {
             "Content-Type": "application/cloudevents+json",
@@ -283,6 +321,10 @@ class Webhooks:
             "Webhook-Attempt": str(claimed.attempt),
             HEADER: sign(claimed.secret, body, int(time.time())),
         }
+        return headers, body
+
+    def _send(self, claimed: outbox.Claimed) -> outbox.Outcome:
+        headers, body = self._signed(claimed)
         started = time.monotonic()
         code: int | None = None
         error: str | None = None

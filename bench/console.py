@@ -55,6 +55,7 @@ _spec.loader.exec_module(store)  # type: ignore[union-attr]
 from api.bootstrap import Settings, bootstrap  # noqa: E402
 from api.http.app import create_app  # noqa: E402
 from api.http.deps import create_token  # noqa: E402
+from service.logs import configure_logging  # noqa: E402
 from storage.database import make_engine  # noqa: E402
 from workflow.clock import ManualClock  # noqa: E402
 
@@ -162,6 +163,7 @@ def main() -> int:
     parser.add_argument("--skip", action="append", default=[], help="a page not to measure (repeatable)")
     parser.add_argument("--reuse", action="store_true", help="use the SQLite store at --sqlite as it is (SQLite only)")
     args = parser.parse_args()
+    configure_logging("WARNING")  # the 'after a write' cases' event lines would bury the table
     if args.reuse:
         engine = make_engine(f"sqlite:///{args.sqlite}")
         measure(engine, "sqlite", args)

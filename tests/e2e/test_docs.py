@@ -75,7 +75,7 @@ def script(commands: list[Command], out_dir: Path) -> str:
 def workdir_for(base: Path) -> Path:
     base.mkdir(parents=True)
     for entry in ROOT.iterdir():
-        if entry.name not in SKIP_LINKS and not entry.name.endswith((".db", ".db-wal", ".db-shm")):
+        if entry.name not in SKIP_LINKS and not entry.name.endswith((".db", ".db-wal", ".db-shm", ".db-writer")):
             (base / entry.name).symlink_to(entry)
     (base / ".docs-out").mkdir()
     return base

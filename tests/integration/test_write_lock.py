@@ -8,10 +8,12 @@ the read must be answered while the batch still holds the file.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +94,74 @@ def test_the_lock_is_one_per_file_reentrant_and_absent_on_postgresql(sqlite_url:
     from storage.database import make_engine
 
     assert writer_lock(make_engine("postgresql+psycopg://u@127.0.0.1:1/none")) is None
+
+
+HOLDER = """
+import sys
+from storage.database import make_engine
+from storage.write_lock import writing
+
+engine = make_engine(sys.argv[1])
+with writing(engine):
+    print("holding", flush=True)
+    sys.stdin.readline()  # until the test says release
+    print("releasing", flush=True)
+"""
+
+
+def test_another_process_holding_the_lock_makes_this_one_queue_not_poll(sqlite_url: str) -> None:
+    """serve's delivery child, a second worker or a CLI command on the same file: the writer lock is held across
+    processes (a flock on <file>-writer), so this process's writer waits for it and runs once it is let go."""
+    import subprocess
+    import sys
+
+    app = bootstrap(Settings(db_url=sqlite_url))
+    case = app.service.open_case("code_2024", {"incident_date": "2025-04-28", "channel": "web"})
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": root}
+    with subprocess.Popen([sys.executable, "-c", HOLDER, sqlite_url], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True, cwd=root, env=env) as holder:  # fmt: skip
+        try:
+            assert holder.stdout is not None and holder.stdin is not None
+            assert holder.stdout.readline().strip() == "holding"
+            assert try_acquire(app.engine) is False  # held by the other process: the HTTP loop would queue off it
+            order: list[str] = []
+
+            def write() -> None:
+                app.service.apply(case["id"], "add_issue", {"description": "x"})
+                order.append("written")
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            time.sleep(0.3)  # sequencing only: let the writer reach the lock
+            assert order == []  # it waits for the other process
+            holder.stdin.write("\n")
+            holder.stdin.flush()
+            order.append(holder.stdout.readline().strip())
+            writer.join(BOUND)
+            assert order == ["releasing", "written"]
+            assert holder.wait(BOUND) == 0
+            assert Path(sqlite_url.removeprefix("sqlite:///") + "-writer").exists()
+        finally:
+            holder.kill()
+            app.engine.dispose()
+
+
+def test_a_forked_child_does_not_inherit_the_parents_hold(sqlite_url: str) -> None:
+    """A child forked while the parent holds the lock shares the parent's open lock file; it must not count
+    that as its own hold (its lock starts afresh, and the parent's flock still keeps it out)."""
+    engine = bootstrap(Settings(db_url=sqlite_url)).engine
+    read, write = os.pipe()
+    with writing(engine):
+        pid = os.fork()
+        if pid == 0:  # the child: report whether it could take the lock, then leave at once
+            os.close(read)
+            got = try_acquire(engine)
+            os.write(write, b"taken" if got not in (None, False) else b"held")
+            os._exit(0)
+        os.close(write)
+        answer = os.read(read, 16)
+        os.waitpid(pid, 0)
+    os.close(read)
+    assert answer == b"held"
+    engine.dispose()

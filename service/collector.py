@@ -51,7 +51,21 @@ def fewer_collections() -> Iterator[None]:
 
 
 def settle_collector() -> None:
-    """Collect once, freeze the survivors (start-up's objects) and widen the youngest generation."""
+    """Collect once, freeze the survivors (start-up's objects) and widen the youngest generation.
+
+    A timers batch may be inside :func:`fewer_collections` now (serve's first sweep runs as it starts): then
+    the serving threshold is what the last caller to leave puts back, not the default it saved on entry."""
+    global _before
     gc.collect()
     gc.freeze()
-    gc.set_threshold(SERVING_THRESHOLD, *gc.get_threshold()[1:])
+    with _lock:
+        if _inside:
+            _before = (SERVING_THRESHOLD, *_before[1:])
+        else:
+            gc.set_threshold(SERVING_THRESHOLD, *gc.get_threshold()[1:])
+
+
+def batch_running() -> bool:
+    """Whether some caller is inside :func:`fewer_collections` (its raised threshold is in force)."""
+    with _lock:
+        return _inside > 0

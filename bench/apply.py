@@ -11,13 +11,14 @@ updates with bare Core, one transaction each, in the same run. Target: ratio
 Part 2 opens many cases and reports the process's memory as the store grows:
 it must stay flat (the service holds no case in memory after its command).
 
-Part 3 (``--webhooks [--receiver-nice N] [--turns 2]``): part 1's service path with 2 webhook
-subscriptions delivered meanwhile to a loopback receiver (its own process), by the delivery child
-``complaints serve`` starts (this process's child, api/delivery_process.py), against none, in turns:
+Part 3 (``--webhooks [--receiver-nice N] [--turns 2] [--backend sqlite|postgres] [--pg-url URL]``): part 1's
+service path with 2 webhook subscriptions delivered meanwhile to a loopback receiver (its own process), by the
+delivery child ``complaints serve`` starts (this process's child, api/delivery_process.py), against none, in turns:
 target ratio >= 0.9. On SQLite the child runs at serve's own CPU priority by default; it is also
 measured at a lower one (``COMPLAINTS_DELIVERY_NICE=10``, PostgreSQL's default: api/delivery_process.py
 says why not SQLite's), and, for comparison, delivery by a thread of this process (how serve delivered
-before).
+before). With ``--backend postgres`` each turn of each mode gets a fresh database on ``--pg-url``'s server
+(or ``COMPLAINTS_BENCH_PG_URL``'s, else a throwaway cluster: tests/pg_server.py).
 Each shows its serving CPU per event (this process and its delivery child; the receiver's CPU in no run),
 how many deliveries were outstanding when the commands finished, and how long delivery then took to catch
 up. The receiver stands for a remote system and runs at this process's priority unless
@@ -248,13 +249,20 @@ def main() -> None:
     parser.add_argument("--webhooks", action="store_true", help="part 3 only: the rate with 2 subscriptions")
     parser.add_argument("--receiver-nice", type=int, default=0, help="part 3: run the receiver at this nice")
     parser.add_argument("--turns", type=int, default=2, help="part 3: turns of each mode (the best counts)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="part 3: the store (postgres: COMPLAINTS_BENCH_PG_URL's server, else a throwaway one)")
+    parser.add_argument("--pg-url", default=os.environ.get("COMPLAINTS_BENCH_PG_URL"),
+                        help="part 3 on postgres: an admin URL of a server to make the databases on")
     args = parser.parse_args()
     configure_logging("WARNING")
     if args.webhooks:
         global RECEIVER_NICE
         RECEIVER_NICE = args.receiver_nice
+        if args.backend == "postgres":
+            _webhooks_on_postgres(args.pg_url, args.cases, args.turns)
+            return
         with tempfile.TemporaryDirectory() as tmp:
-            webhooks_part(tmp, args.cases, args.turns)
+            webhooks_part(lambda name: f"sqlite:///{tmp}/{name}.db", args.cases, args.turns)
         return
     with tempfile.TemporaryDirectory() as tmp:
         n_events, service_s, _, _, _ = through_service(f"sqlite:///{tmp}/service.db", args.cases)
@@ -287,13 +295,27 @@ MODES = {  # mode: (subscriptions, where delivery runs, the delivery child's nic
     "thread": (2, "thread", None),
 }
 LABELS = {
-    "child": "by serve's delivery child (on SQLite by default at serve's own priority)",
+    "child": "by serve's delivery child (at its default priority: SQLite serve's own, PostgreSQL nice 10)",
     "child_nice10": "by serve's delivery child at a lower CPU priority (COMPLAINTS_DELIVERY_NICE=10)",
     "thread": "by a thread of this process (before)",
 }
 
 
-def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
+def _webhooks_on_postgres(admin_url: str | None, n_cases: int, turns: int) -> None:
+    """Part 3 on PostgreSQL: a fresh database for each turn of each mode, on the given server or a throwaway
+    cluster (tests/pg_server.py); on PostgreSQL no writer holds a file, so commands wait only on rows."""
+    from tests.pg_server import PgServer, make_database
+
+    server = None if admin_url else PgServer.start()
+    try:
+        webhooks_part(lambda name: server.make_database() if server else make_database(admin_url), n_cases, turns,
+                      backend="postgres")  # fmt: skip
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def webhooks_part(url_for: Callable[[str], str], n_cases: int, turns: int = 2, backend: str = "sqlite") -> None:
     """Part 3: the command path with 2 webhook subscriptions being delivered, against none, in turns (the best
     of each counts: contention on a shared machine only ever adds time). Delivered by serve's delivery
     child (the real arrangement, at its default lower priority, and at serve's own), and, for comparison,
@@ -305,8 +327,8 @@ def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
     for turn in range(turns):
         for mode, (subs, where, nice) in MODES.items():
             with _environ("COMPLAINTS_DELIVERY_NICE", nice):
-                n, seconds, sent, used, lag = through_service(f"sqlite:///{tmp}/hooks-{turn}-{mode}.db", n_cases,
-                                                              subs, where)  # fmt: skip
+                n, seconds, sent, used, lag = through_service(url_for(f"hooks-{turn}-{mode}"), n_cases, subs,
+                                                              where)  # fmt: skip
             rates[mode].append(n / seconds)
             cpu[mode].append(used / n)
             delivered[mode] = max(delivered[mode], sent)
@@ -314,7 +336,8 @@ def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
     best = {mode: max(r) for mode, r in rates.items()}
     least = {mode: min(c) for mode, c in cpu.items()}
     without = best["none"]
-    print(f"cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}; the receiver runs at nice {RECEIVER_NICE}"
+    print(f"{backend}; cores: {os.cpu_count()}, load: {os.getloadavg()[0]:.2f}; "
+          f"the receiver runs at nice {RECEIVER_NICE}"
           + (" (lowered for this run: --receiver-nice)" if RECEIVER_NICE else " (as this process)"))  # fmt: skip
     turns_text = ", ".join(f"{r:,.0f}" for r in rates["none"])
     print(f"service, no subscriptions: {without:,.0f} events/s (turns: {turns_text}); "
@@ -327,7 +350,7 @@ def webhooks_part(tmp: str, n_cases: int, turns: int = 2) -> None:
               f"serving CPU {least[mode] * 1e6:,.0f} us per event; {delivered[mode]:,} delivered; "
               f"when the commands finished, at most {behind[0]:,} deliveries were outstanding, "
               f"delivered within {max(t for _, t in lags[mode]):.1f} s")  # fmt: skip
-    print(json.dumps({"without": round(without), "receiver_nice": RECEIVER_NICE,
+    print(json.dumps({"backend": backend, "without": round(without), "receiver_nice": RECEIVER_NICE,
                       **{f"with_2_{mode}": round(best[mode]) for mode in LABELS},
                       **{f"ratio_{mode}": round(best[mode] / without, 3) for mode in LABELS},
                       "lag": {mode: [max(o for o, _ in lags[mode]), round(max(t for _, t in lags[mode]), 2)]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_server import PgServer
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = {
@@ -34,3 +36,16 @@ def test_the_benchmark_runs_on_a_tiny_store(name: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "ratio" in done.stdout.lower(), done.stdout[-2000:]
+
+
+def test_the_webhooks_part_runs_on_postgresql(pg_server: PgServer, tmp_path: Path) -> None:
+    """``bench/apply.py --webhooks --backend postgres``: a fresh database per turn and mode, delivered for real."""
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COMPLAINTS_LOG_LEVEL": "WARNING"}
+    done = subprocess.run(
+        [sys.executable, "bench/apply.py", "--webhooks", "--backend", "postgres", "--pg-url", pg_server.admin_url,
+         "--cases", "20", "--turns", "1"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert '"backend": "postgres"' in done.stdout and "ratio" in done.stdout, done.stdout[-2000:]
+    assert done.stdout.count(" 240 delivered;") == 3, done.stdout[-2000:]  # each mode: 20 cases x 6 events x 2

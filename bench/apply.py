@@ -252,7 +252,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                         help="part 3: the store (postgres: COMPLAINTS_BENCH_PG_URL's server, else a throwaway one)")
     parser.add_argument("--pg-url", default=os.environ.get("COMPLAINTS_BENCH_PG_URL"),
-                        help="part 3 on postgres: an admin URL of a server to make the databases on")
+                        help="part 3 on postgres: a server's URL, to make (and drop) its databases on")
     args = parser.parse_args()
     configure_logging("WARNING")
     if args.webhooks:
@@ -302,17 +302,16 @@ LABELS = {
 
 
 def _webhooks_on_postgres(admin_url: str | None, n_cases: int, turns: int) -> None:
-    """Part 3 on PostgreSQL: a fresh database for each turn of each mode, on the given server or a throwaway
-    cluster (tests/pg_server.py); on PostgreSQL no writer holds a file, so commands wait only on rows."""
-    from tests.pg_server import PgServer, make_database
+    """Part 3 on PostgreSQL: a fresh database for each turn of each mode, made on the given server (and dropped
+    after) or on a throwaway cluster (tests/pg_server.py); on PostgreSQL no writer holds a file, so commands
+    wait only on rows."""
+    from tests.pg_server import PgServer
 
-    server = None if admin_url else PgServer.start()
+    server = PgServer(admin_url) if admin_url else PgServer.start()
     try:
-        webhooks_part(lambda name: server.make_database() if server else make_database(admin_url), n_cases, turns,
-                      backend="postgres")  # fmt: skip
+        webhooks_part(lambda _name: server.make_database(), n_cases, turns, backend="postgres")
     finally:
-        if server is not None:
-            server.stop()
+        server.stop()
 
 
 def webhooks_part(url_for: Callable[[str], str], n_cases: int, turns: int = 2, backend: str = "sqlite") -> None:

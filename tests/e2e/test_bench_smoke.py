@@ -29,23 +29,24 @@ SMALL = {
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_the_benchmark_runs_on_a_tiny_store(name: str, tmp_path: Path) -> None:
-    env = {**os.environ, "TMPDIR": str(tmp_path), "COMPLAINTS_LOG_LEVEL": "WARNING"}
-    done = subprocess.run(
-        [sys.executable, f"bench/{name}.py", *SMALL[name]],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = _run_bench(name, SMALL[name], tmp_path)
     assert "ratio" in done.stdout.lower(), done.stdout[-2000:]
 
 
 def test_the_webhooks_part_runs_on_postgresql(pg_server: PgServer, tmp_path: Path) -> None:
     """``bench/apply.py --webhooks --backend postgres``: a fresh database per turn and mode, delivered for real."""
+    args = ["--webhooks", "--backend", "postgres", "--pg-url", pg_server.admin_url, "--cases", "20", "--turns", "1"]
+    done = _run_bench("apply", args, tmp_path)
+    assert '"backend": "postgres"' in done.stdout and "ratio" in done.stdout, done.stdout[-2000:]
+    assert done.stdout.count(" 240 delivered;") == 3, done.stdout[-2000:]  # each mode: 20 cases x 6 events x 2
+
+
+def _run_bench(name: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """``bench/NAME.py ARGS`` as a subprocess, its temporary files under ``tmp_path``; it must exit 0."""
     env = {**os.environ, "TMPDIR": str(tmp_path), "COMPLAINTS_LOG_LEVEL": "WARNING"}
     done = subprocess.run(
-        [sys.executable, "bench/apply.py", "--webhooks", "--backend", "postgres", "--pg-url", pg_server.admin_url,
-         "--cases", "20", "--turns", "1"],
+        [sys.executable, f"bench/{name}.py", *args],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert '"backend": "postgres"' in done.stdout and "ratio" in done.stdout, done.stdout[-2000:]
-    assert done.stdout.count(" 240 delivered;") == 3, done.stdout[-2000:]  # each mode: 20 cases x 6 events x 2
+    return done
